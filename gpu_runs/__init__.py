@@ -1,0 +1,1 @@
+"""gpu_runs: small transformer LMs trained from scratch with GRPO of any group size (CPU or CUDA)."""

@@ -1,0 +1,47 @@
+"""``grpo-verify bench NAME``: run a benchmark and print its side-by-side table."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+from pathlib import Path
+
+from grpo_verify.bench import BenchReport
+from grpo_verify.report import run_metadata
+from theory.evidence import RunContext, atomic_write_json
+
+HELP = "benchmarks, measured side by side in one run (grpovi, simulate, rollouts, step)"
+BENCHMARKS = {
+    "grpovi": "grpo_verify.bench.grpovi",      # O(n^2) reference vs O(n log n) solver vs np.argsort
+    "simulate": "grpo_verify.bench.simulate",  # binary bandit kernel vs a per-group Python loop
+    "rollouts": "grpo_verify.bench.rollouts",  # KV-cache sampling vs recomputing the prefix
+    "step": "grpo_verify.bench.step",          # our GRPO step vs TRL's GRPOTrainer
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", choices=sorted(BENCHMARKS), help="which benchmark")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--json", type=Path, help="also write the table (with machine metadata) to this JSON file")
+
+
+def format_report(report: BenchReport) -> str:
+    cells = [[str(row.get(c, "")) for c in report.columns] for row in report.rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) if cells else len(c) for i, c in enumerate(report.columns)]
+    lines = [report.title, "  ".join(c.rjust(w) for c, w in zip(report.columns, widths, strict=True))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    lines += [f"target: {t}: {'met' if ok else 'NOT MET'}" for t, ok in report.targets.items()]
+    lines += [f"note: {n}" for n in report.notes]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    report: BenchReport = importlib.import_module(BENCHMARKS[args.name]).run(quick=args.quick)
+    print(format_report(report))
+    if args.json:
+        meta = run_metadata(RunContext(budget="smoke", out_dir=args.json.parent), f"grpo-verify bench {args.name}")
+        atomic_write_json(args.json, {"meta": meta, "title": report.title, "rows": report.rows,
+                                      "targets": report.targets, "notes": list(report.notes)})
+        print(json.dumps({"written": str(args.json)}))
+    return 0

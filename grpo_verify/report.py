@@ -1,0 +1,228 @@
+"""The claims report: one table of every registered claim with a verdict per method, then every
+piece of evidence with its numbers, derivation, figures and the command that reproduces it.
+
+Written as ``report.md``, ``report.html`` (figures inline) and ``claims.json``, atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from grpo_verify.claims import CLAIMS, Claim
+from grpo_verify.producers import Producer, run_producer
+from theory.evidence import METHODS, Evidence, RunContext, Verdict, atomic_write_json, atomic_write_text, combine
+
+PACKAGES = ("numpy", "scipy", "sympy", "torch", "matplotlib", "hypothesis", "trl")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_metadata(ctx: RunContext, command: str) -> dict[str, Any]:
+    """Versions, machine, device, seed and budget of this run."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    import torch  # the top layer may; only to describe the device
+
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()})"
+    return {
+        "command": command,
+        "budget": ctx.budget,
+        "seed": ctx.seed,
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "device": device,
+        "packages": versions,
+    }
+
+
+def collect(producers: Sequence[Producer], ctx: RunContext) -> tuple[list[Evidence], list[dict[str, Any]]]:
+    """Run the producers in order, with a progress bar; returns evidence and per-producer timing."""
+    evidence: list[Evidence] = []
+    timings = []
+    for producer in tqdm(producers, desc="producers", unit="producer"):
+        rows, seconds, error = run_producer(producer, ctx)
+        evidence.extend(rows)
+        timings.append({"producer": producer.name, "seconds": round(seconds, 3), "error": error})
+    return evidence, timings
+
+
+def claim_rows(evidence: Sequence[Evidence], claims: Sequence[Claim] = CLAIMS) -> list[dict[str, Any]]:
+    """One row per claim: verdict per method (combined over that method's records) and overall."""
+    rows = []
+    for claim in claims:
+        mine = [e for e in evidence if e.claim_id == claim.id]
+        per_method = {m: combine([e.verdict for e in mine if e.method == m]).value for m in METHODS}
+        rows.append({"id": claim.id, "title": claim.title, "source": claim.source, **per_method,
+                     "overall": combine([e.verdict for e in mine]).value, "evidence": len(mine)})
+    return rows
+
+
+def archived_results(root: Path = REPO_ROOT / "results") -> list[dict[str, Any]]:
+    """Evidence committed under ``results/*/evidence.json`` by earlier runs (shown apart: these
+    verdicts were computed by those runs, not by this one)."""
+    found = []
+    for path in sorted(root.glob("*/evidence.json")) if root.is_dir() else []:
+        data = json.loads(path.read_text())
+        found.append({"path": str(path.relative_to(root.parent)), **data})
+    return found
+
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, tuple)) and len(value) > 12:
+        return f"[{len(value)} values: {', '.join(_fmt(v) for v in value[:4])}, ...]"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def render_markdown(rows: list[dict[str, Any]], evidence: Sequence[Evidence], meta: dict[str, Any],
+                    timings: list[dict[str, Any]], archived: list[dict[str, Any]]) -> str:
+    """The human report in Markdown (figures linked by relative path)."""
+    out = ["# grpo-verify claims report", "",
+           f"Command: `{meta['command']}`  ",
+           f"Budget `{meta['budget']}`, seed {meta['seed']}, {meta['date_utc']}, device: {meta['device']}, "
+           f"Python {meta['python']} on {meta['platform']}.", "",
+           "Every verdict below was computed in this run from the checks listed with it.", "",
+           "## Claims", "",
+           _md_table(["id", "claim", *METHODS, "overall"],
+                     [[r["id"], r["title"], *[r[m] for m in METHODS], f"**{r['overall']}**"] for r in rows]),
+           "", "## Producers", "",
+           _md_table(["producer", "seconds", "status"],
+                     [[t["producer"], t["seconds"], "error" if t["error"] else "ok"] for t in timings]), ""]
+    for claim in CLAIMS:
+        mine = [e for e in evidence if e.claim_id == claim.id]
+        out += [f"## {claim.id}: {claim.title}", "", f"*{claim.source}.* {claim.statement}", ""]
+        if not mine:
+            out += ["No evidence in this run: **not checked**.", ""]
+        for e in mine:
+            out += [f"### [{e.method}] {e.title}: **{e.verdict.value}**", "", e.reason, ""]
+            if e.checks:
+                out += [_md_table(["check", "passed"], [[k, v] for k, v in e.checks.items()]), ""]
+            if e.numbers:
+                out += [_md_table(["quantity", "value"], [[k, _fmt(v)] for k, v in e.numbers.items()]), ""]
+            if e.steps:
+                out += ["Derivation:", "", *[f"{i}. {s}" if not s.startswith("```") else s
+                                             for i, s in enumerate(e.steps, 1)], ""]
+            out += [f"![{a}]({a})" for a in e.artefacts if a.endswith(".png")]
+            out += [f"- data: [{a}]({a})" for a in e.artefacts if not a.endswith(".png")]
+            out += [f"Reproduce: `{e.command}` ({e.seconds:.2f} s)" if e.command else f"({e.seconds:.2f} s)", ""]
+    if archived:
+        out += ["## Committed results of earlier runs", "",
+                "Verdicts computed by the runs that made them (command and machine given); not re-run here.", ""]
+        for a in archived:
+            meta_a = a.get("meta", {})
+            out += [f"### {a['path']}", "", f"Command: `{meta_a.get('command', '?')}` on {meta_a.get('device', '?')}, "
+                    f"{meta_a.get('date_utc', '?')}", "",
+                    _md_table(["claim", "method", "title", "verdict"],
+                              [[e["claim_id"], e["method"], e["title"], e["verdict"]] for e in a.get("evidence", [])]), ""]
+    return "\n".join(out) + "\n"
+
+
+def _html_image(out_dir: Path, artefact: str) -> str:
+    path = out_dir / artefact
+    if not path.is_file():
+        return f"<p>(missing figure {html.escape(artefact)})</p>"
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<figure><img alt="{html.escape(artefact)}" src="data:image/png;base64,{data}"/><figcaption>{html.escape(artefact)}</figcaption></figure>'
+
+
+def _html_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f'<td class="{html.escape(str(c))}">{html.escape(str(c))}</td>' for c in row)
+                   + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+STYLE = """body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;line-height:1.45}
+table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}
+td.holds{background:#dfd}td.fails{background:#fdd}td.partly\\ holds{background:#ffd}td.error{background:#fcc}
+img{max-width:100%}figure{margin:.5rem 0}pre{background:#f6f6f6;padding:.5rem;overflow-x:auto}"""
+
+
+def render_html(rows: list[dict[str, Any]], evidence: Sequence[Evidence], meta: dict[str, Any],
+                timings: list[dict[str, Any]], out_dir: Path) -> str:
+    """The same report as one self-contained HTML page (figures inline; LaTeX typeset by MathJax when online)."""
+    esc = html.escape
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>grpo-verify claims report</title><style>{STYLE}</style>",
+             "<script>MathJax={tex:{inlineMath:[['$','$']]}}</script>",
+             "<script async src='https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js'></script></head><body>",
+             "<h1>grpo-verify claims report</h1>",
+             f"<p>Command: <code>{esc(meta['command'])}</code><br>Budget {esc(meta['budget'])}, seed {meta['seed']}, "
+             f"{esc(meta['date_utc'])}, device: {esc(meta['device'])}</p>",
+             "<h2>Claims</h2>",
+             _html_table(["id", "claim", *METHODS, "overall"],
+                         [[r["id"], r["title"], *[r[m] for m in METHODS], r["overall"]] for r in rows]),
+             "<h2>Producers</h2>",
+             _html_table(["producer", "seconds", "status"],
+                         [[t["producer"], t["seconds"], "error" if t["error"] else "ok"] for t in timings])]
+    for claim in CLAIMS:
+        mine = [e for e in evidence if e.claim_id == claim.id]
+        parts += [f"<h2 id='{claim.id}'>{claim.id}: {esc(claim.title)}</h2>",
+                  f"<p><em>{esc(claim.source)}.</em> {esc(claim.statement)}</p>"]
+        if not mine:
+            parts.append("<p>No evidence in this run: <b>not checked</b>.</p>")
+        for e in mine:
+            parts += [f"<h3>[{e.method}] {esc(e.title)}: <span class='{esc(e.verdict.value)}'>{esc(e.verdict.value)}</span></h3>",
+                      f"<p>{esc(e.reason)}</p>"]
+            if e.checks:
+                parts.append(_html_table(["check", "passed"], [[k, v] for k, v in e.checks.items()]))
+            if e.numbers:
+                parts.append(_html_table(["quantity", "value"], [[k, _fmt(v)] for k, v in e.numbers.items()]))
+            if e.steps:
+                parts.append("<ol>" + "".join(
+                    f"<li><pre>{esc(s.strip('`'))}</pre></li>" if s.startswith("```") else f"<li>{esc(s)}</li>"
+                    for s in e.steps) + "</ol>")
+            parts += [_html_image(out_dir, a) for a in e.artefacts if a.endswith(".png")]
+            if e.command:
+                parts.append(f"<p>Reproduce: <code>{esc(e.command)}</code> ({e.seconds:.2f} s)</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(ctx: RunContext, producers: Sequence[Producer], command: str) -> dict[str, Any]:
+    """Run ``producers`` and write report.md, report.html and claims.json under ``ctx.out_dir``.
+    Returns the claims.json payload."""
+    start = time.perf_counter()
+    meta = run_metadata(ctx, command)
+    evidence, timings = collect(producers, ctx)
+    meta["wall_seconds"] = round(time.perf_counter() - start, 3)
+    rows = claim_rows(evidence)
+    archived = archived_results()
+    payload = {"meta": meta, "producers": timings, "claims": rows, "evidence": [e.to_json() for e in evidence],
+               "archived": [a["path"] for a in archived]}
+    out = ctx.out_dir
+    atomic_write_json(out / "claims.json", payload)
+    atomic_write_text(out / "report.md", render_markdown(rows, evidence, meta, timings, archived))
+    atomic_write_text(out / "report.html", render_html(rows, evidence, meta, timings, out))
+    return payload
+
+
+def verdict_counts(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """How many claims end with each overall verdict."""
+    counts = {v.value: 0 for v in Verdict}
+    for r in rows:
+        counts[r["overall"]] += 1
+    return counts

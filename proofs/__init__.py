@@ -1,0 +1,1 @@
+"""proofs: sympy derivations of the claims, each returning an Evidence record (method ``proof``)."""

@@ -1,0 +1,1 @@
+"""simulations: vectorised Monte Carlo on environments with exact gradients, and its studies."""

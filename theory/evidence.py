@@ -1,0 +1,168 @@
+"""The evidence record: what every producer (theory checks, proofs, simulations, gpu_runs) returns
+and the report renders. Plain data, defined in the lowest layer so that producers never import
+the report (STYLE.md, "In this project").
+
+A verdict is never written in by hand: :func:`judge` computes it from named boolean checks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from theory.validation import check_choice
+
+
+class Verdict(str, Enum):
+    """What the evidence says about a claim."""
+
+    HOLDS = "holds"
+    FAILS = "fails"
+    PARTLY = "partly holds"
+    NOT_CHECKED = "not checked"
+    ERROR = "error"
+
+
+METHODS = ("proof", "exact", "simulation", "llm")
+"""``proof``: sympy derivation; ``exact``: exact enumeration / brute force in floating point;
+``simulation``: Monte Carlo; ``llm``: training small language models."""
+
+
+def judge(checks: Mapping[str, bool], *, complete: bool = True) -> Verdict:
+    """Verdict from named checks.
+
+    All passed -> ``holds`` if the checks cover the general statement (``complete``), else
+    ``partly holds`` (e.g. a finite grid standing in for all G). None passed -> ``fails``.
+    Some passed -> ``partly holds``. No checks -> ``not checked``.
+    """
+    if not checks:
+        return Verdict.NOT_CHECKED
+    passed = [bool(v) for v in checks.values()]
+    if all(passed):
+        return Verdict.HOLDS if complete else Verdict.PARTLY
+    if not any(passed):
+        return Verdict.FAILS
+    return Verdict.PARTLY
+
+
+def combine(verdicts: list[Verdict]) -> Verdict:
+    """A claim's overall verdict from its evidence rows: errors and unchecked rows are ignored
+    unless nothing else exists; agreement is kept; disagreement is ``partly holds``."""
+    real = [v for v in verdicts if v not in (Verdict.ERROR, Verdict.NOT_CHECKED)]
+    if not real:
+        return Verdict.ERROR if Verdict.ERROR in verdicts else Verdict.NOT_CHECKED
+    if all(v == real[0] for v in real):
+        return real[0]
+    return Verdict.PARTLY
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One piece of evidence about one claim.
+
+    ``checks`` are the named booleans the verdict was computed from; ``numbers`` the measured
+    values behind them; ``steps`` a readable derivation (Markdown, ``$...$`` for LaTeX);
+    ``artefacts`` paths of figures / JSON relative to the report folder; ``command`` reproduces it.
+    """
+
+    claim_id: str
+    method: str
+    title: str
+    verdict: Verdict
+    reason: str
+    checks: dict[str, bool] = field(default_factory=dict)
+    numbers: dict[str, Any] = field(default_factory=dict)
+    steps: tuple[str, ...] = ()
+    artefacts: tuple[str, ...] = ()
+    command: str = ""
+    seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_choice("method", self.method, METHODS)
+        object.__setattr__(self, "verdict", Verdict(self.verdict))
+
+    @classmethod
+    def from_checks(
+        cls, claim_id: str, method: str, title: str, checks: Mapping[str, bool], *,
+        complete: bool = True, reason: str = "", **fields: Any,
+    ) -> Evidence:
+        """Build a record whose verdict is :func:`judge` of ``checks``; the reason lists any
+        failed check after the caller's own text."""
+        checks = {k: bool(v) for k, v in checks.items()}
+        failed = [k for k, v in checks.items() if not v]
+        text = reason
+        if failed:
+            text = (text + " " if text else "") + "Failed: " + ", ".join(failed) + "."
+        if all(checks.values()) and not complete:
+            text = text or "Every check passed on a finite set of cases; the general statement was not shown."
+        return cls(claim_id, method, title, judge(checks, complete=complete), text, checks, **fields)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["verdict"] = self.verdict.value
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Evidence:
+        fields = dict(data)
+        fields["steps"] = tuple(fields.get("steps", ()))
+        fields["artefacts"] = tuple(fields.get("artefacts", ()))
+        return cls(**fields)
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it onto ``path`` (atomic on
+    POSIX), on failure remove it. A killed writer never leaves a half-written file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def atomic_write_json(path: str | os.PathLike[str], data: Any) -> Path:
+    """Write ``data`` as indented JSON to ``path`` atomically (NaN/inf are rejected)."""
+    return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n")
+
+
+BUDGETS = ("smoke", "default", "full")
+"""smoke: seconds to a minute, for CI; default: minutes; full: as long as the study deserves."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a producer is asked to do: at which ``budget``, writing artefacts under ``out_dir``,
+    seeded by ``seed``, for ``claim_ids`` only (None: all of its claims)."""
+
+    budget: str
+    out_dir: Path
+    seed: int = 0
+    claim_ids: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        check_choice("budget", self.budget, BUDGETS)
+        object.__setattr__(self, "out_dir", Path(self.out_dir))
+
+    def wants(self, claim_id: str) -> bool:
+        """Whether evidence for ``claim_id`` was asked for."""
+        return self.claim_ids is None or claim_id in self.claim_ids
