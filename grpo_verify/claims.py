@@ -37,8 +37,9 @@ CLAIMS: tuple[Claim, ...] = (
           "TT Sec. 5"),
     Claim("TT-4", "2-GRPO is unbiased up to a constant scale; larger G re-weights prompts",
           "E[A | r] = c (r - p) exactly for G = 2; E[A|r] -> (r-p)/sqrt(p(1-p)) as G -> inf; the expected "
-          "update is lambda_G(p) grad p with lambda_2 constant and lambda_G (G > 2) depending on p "
-          "(lambda_16(0.5) = 1.93, lambda_16(0.05) = 3.27, population std).",
+          "update is lambda_G(p) grad p with lambda_2 constant and lambda_G depending on p for G >= 4 "
+          "(lambda_16(0.5) = 1.93, lambda_16(0.05) = 3.27, population std). THEORY.md says 'G > 2'; "
+          "lambda_3 = sqrt(2) is constant too (population std).",
           "TT Prop 5.1 / C.1"),
     Claim("TT-5", "The negative sample acts as a control variate",
           "Var(g+ - c g-) <= Var(g+) iff 0 <= c <= 2 Cov/Var(g-); optimum c* = Cov/Var(g-) gives "

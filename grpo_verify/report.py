@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 import platform
 import sys
 import time
@@ -21,7 +22,15 @@ from tqdm import tqdm
 
 from grpo_verify.claims import CLAIMS, Claim
 from grpo_verify.producers import Producer, run_producer
-from theory.evidence import METHODS, Evidence, RunContext, Verdict, atomic_write_json, atomic_write_text, combine
+from theory.evidence import (
+    METHODS,
+    Evidence,
+    RunContext,
+    Verdict,
+    atomic_write_json,
+    atomic_write_text,
+    combine,
+)
 
 PACKAGES = ("numpy", "scipy", "sympy", "torch", "matplotlib", "hypothesis", "trl")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +46,10 @@ def run_metadata(ctx: RunContext, command: str) -> dict[str, Any]:
             versions[name] = None
     import torch  # the top layer may; only to describe the device
 
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()})"
+    if torch.cuda.is_available():
+        device = torch.cuda.get_device_name(0)
+    else:
+        device = f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
     return {
         "command": command,
         "budget": ctx.budget,
@@ -137,7 +149,8 @@ def render_markdown(rows: list[dict[str, Any]], evidence: Sequence[Evidence], me
             out += [f"### {a['path']}", "", f"Command: `{meta_a.get('command', '?')}` on {meta_a.get('device', '?')}, "
                     f"{meta_a.get('date_utc', '?')}", "",
                     _md_table(["claim", "method", "title", "verdict"],
-                              [[e["claim_id"], e["method"], e["title"], e["verdict"]] for e in a.get("evidence", [])]), ""]
+                              [[e["claim_id"], e["method"], e["title"], e["verdict"]]
+                               for e in a.get("evidence", [])]), ""]
     return "\n".join(out) + "\n"
 
 
@@ -146,7 +159,8 @@ def _html_image(out_dir: Path, artefact: str) -> str:
     if not path.is_file():
         return f"<p>(missing figure {html.escape(artefact)})</p>"
     data = base64.b64encode(path.read_bytes()).decode()
-    return f'<figure><img alt="{html.escape(artefact)}" src="data:image/png;base64,{data}"/><figcaption>{html.escape(artefact)}</figcaption></figure>'
+    name = html.escape(artefact)
+    return f'<figure><img alt="{name}" src="data:image/png;base64,{data}"/><figcaption>{name}</figcaption></figure>'
 
 
 def _html_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -166,7 +180,8 @@ def render_html(rows: list[dict[str, Any]], evidence: Sequence[Evidence], meta: 
                 timings: list[dict[str, Any]], out_dir: Path) -> str:
     """The same report as one self-contained HTML page (figures inline; LaTeX typeset by MathJax when online)."""
     esc = html.escape
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>grpo-verify claims report</title><style>{STYLE}</style>",
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>grpo-verify claims report</title>",
+             f"<style>{STYLE}</style>",
              "<script>MathJax={tex:{inlineMath:[['$','$']]}}</script>",
              "<script async src='https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js'></script></head><body>",
              "<h1>grpo-verify claims report</h1>",
@@ -185,7 +200,8 @@ def render_html(rows: list[dict[str, Any]], evidence: Sequence[Evidence], meta: 
         if not mine:
             parts.append("<p>No evidence in this run: <b>not checked</b>.</p>")
         for e in mine:
-            parts += [f"<h3>[{e.method}] {esc(e.title)}: <span class='{esc(e.verdict.value)}'>{esc(e.verdict.value)}</span></h3>",
+            verdict = esc(e.verdict.value)
+            parts += [f"<h3>[{e.method}] {esc(e.title)}: <span class='{verdict}'>{verdict}</span></h3>",
                       f"<p>{esc(e.reason)}</p>"]
             if e.checks:
                 parts.append(_html_table(["check", "passed"], [[k, v] for k, v in e.checks.items()]))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import binom
+from scipy.special import gammaln, xlog1py, xlogy
 
 from theory.advantages import ESTIMATORS, STD_MODES, group_advantages
 from theory.validation import (
@@ -36,6 +36,15 @@ def _check_estimator(estimator: str, std: str, eps: float) -> None:
     check_choice("estimator", estimator, GROUP_ESTIMATORS)
     check_choice("std", std, STD_MODES)
     check_nonnegative("eps", eps)
+
+
+def binomial_pmf(n: int, p: NDArray[np.float64]) -> NDArray[np.float64]:
+    """P(K = k), k = 0..n, K ~ Binomial(n, p), shape p.shape + (n + 1,); computed in log space so that
+    subnormal p and n in the thousands neither overflow nor fail."""
+    k = np.arange(n + 1)
+    p = p[..., None]
+    log_pmf = gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1) + xlogy(k, p) + xlog1py(n - k, -p)
+    return np.exp(log_pmf)
 
 
 def binary_group_advantage(
@@ -59,8 +68,7 @@ def expected_advantage(
     """E[A_1 | r_1 = reward] for Bernoulli(p) rewards, exact; vectorised over p."""
     p = check_probability("p", p)
     a_k = binary_group_advantage(G, reward, estimator, std, eps)
-    weights = binom.pmf(np.arange(G), G - 1, p[..., None])  # (..., G)
-    return weights @ a_k
+    return binomial_pmf(G - 1, p) @ a_k
 
 
 def gradient_scale(

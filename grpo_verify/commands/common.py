@@ -49,5 +49,6 @@ def run_producers(producers: Sequence[Producer], ctx: RunContext, *, steps: bool
             print(format_evidence(e, steps=steps), flush=True)
     atomic_write_json(ctx.out_dir / "evidence.json", {"meta": meta, "evidence": [e.to_json() for e in evidence]})
     counts = {v.value: sum(e.verdict == v for e in evidence) for v in Verdict}
-    print("\n" + ", ".join(f"{n} {k}" for k, n in counts.items() if n) + f"; written to {ctx.out_dir / 'evidence.json'}")
+    summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+    print(f"\n{summary}; written to {ctx.out_dir / 'evidence.json'}")
     return 1 if crashed else 0

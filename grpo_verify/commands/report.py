@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
     width = max(len(r["title"]) for r in payload["claims"])
     print(f"{'id':<5}  {'claim':<{width}}  " + "  ".join(f"{m:<12}" for m in METHODS) + "  overall")
     for r in payload["claims"]:
-        print(f"{r['id']:<5}  {r['title']:<{width}}  " + "  ".join(f"{r[m]:<12}" for m in METHODS) + f"  {r['overall']}")
+        cells = "  ".join(f"{r[m]:<12}" for m in METHODS)
+        print(f"{r['id']:<5}  {r['title']:<{width}}  {cells}  {r['overall']}")
     counts = verdict_counts(payload["claims"])
     print("\n" + ", ".join(f"{n} {k}" for k, n in counts.items() if n))
     print(f"wrote {args.out / 'report.md'}, {args.out / 'report.html'}, {args.out / 'claims.json'} "

@@ -13,7 +13,8 @@ STUDIES = {"gradients": "sim-gradients", "training": "sim-training"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("study", choices=sorted(STUDIES), help="gradients: TT-4/5/6/8; training: TT-9, VI-3, RZ-1, BY-2/3, DR-1")
+    parser.add_argument("study", choices=sorted(STUDIES),
+                        help="gradients: TT-4/5/6/8; training: TT-9, VI-3, RZ-1, BY-2/3, DR-1")
     add_run_options(parser, default_out="out/simulate")
 
 
