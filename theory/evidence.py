@@ -38,9 +38,15 @@ METHODS = ("proof", "exact", "simulation", "llm")
 def judge(checks: Mapping[str, bool], *, complete: bool = True) -> Verdict:
     """Verdict from named checks.
 
-    All passed -> ``holds`` if the checks cover the general statement (``complete``), else
-    ``partly holds`` (e.g. a finite grid standing in for all G). None passed -> ``fails``.
-    Some passed -> ``partly holds``. No checks -> ``not checked``.
+    All passed -> ``holds`` if the checks cover the claim's whole statement (``complete``), else
+    ``partly holds``. None passed -> ``fails``. Some passed -> ``partly holds``. No checks ->
+    ``not checked``.
+
+    What ``complete`` means depends on the method. A ``proof`` is complete only if it shows the
+    general statement: a symbolic result checked on finitely many G is not. Empirical evidence
+    (``exact``, ``simulation``, ``llm``) is always on finitely many cases, named in its reason, and
+    its verdict says whether the claim held on them; it is incomplete when it leaves a part of the
+    statement unchecked (e.g. one of two bounds).
     """
     if not checks:
         return Verdict.NOT_CHECKED
@@ -127,6 +133,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be read by others
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
