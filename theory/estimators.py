@@ -4,7 +4,8 @@
 ``grpovi``: ``grpo`` advantages of GRPOVI-adjusted rewards (VI-1/VI-2): per group, the rewards are
 replaced by the variance-maximising z of :func:`theory.grpovi.adjust_rewards` with weights
 pi_ref(o_i | q) renormalised over the group (from ``ref_log_probs``; uniform if None) and the
-reward range ``reward_range = (lo, hi)``.
+reward range ``reward_range = (lo, hi)``. ``ties`` defaults to ``"keep"`` (equal rewards stay equal),
+not the paper's ``"split"``, which turns a group GRPO would silence into a spurious signal (VI-2).
 """
 
 from __future__ import annotations
