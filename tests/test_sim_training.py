@@ -1,0 +1,311 @@
+"""The training loop (issue 6): its update against the engine's, learning on a tiny bandit, the rollout caps of
+2-GRPO+RS and of the adaptive allocation, seeds, bad input, and the ``sim-training`` producer at smoke budget."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulations.engine import UpdateRule, batch_updates, rollout_advantages, rule_advantages, sample_rollouts
+from simulations.environments import SoftmaxBandit, make_environment
+from simulations.training import (
+    PolicyBatch,
+    TrainConfig,
+    group_update,
+    mean_ci,
+    ratio_interval,
+    sample_outcomes,
+    time_to_gain,
+    train,
+)
+from simulations.training_allocation import Allocation, allocate, ragged_update, train_adaptive
+from simulations.training_common import StudyContext, jsonable
+from simulations.training_studies import produce
+from theory.evidence import RunContext, Verdict, judge
+
+KINDS = ("bandit", "log-linear", "autoregressive")
+RULES = (UpdateRule("grpo"), UpdateRule("grpo", std="population", eps=0.0), UpdateRule("dr_grpo"),
+         UpdateRule("rloo"), UpdateRule("grpo_batch_std"), UpdateRule("grpovi"), UpdateRule("dpo", beta=0.5))
+
+
+def small_env(kind: str, seed: int = 0, rewards: str = "binary"):
+    return make_environment(kind, "uniform", num_prompts=6, num_answers=4, num_features=5, vocab=2, length=3,
+                            rewards=rewards, seed=seed)
+
+
+def moved(env, seed: int):
+    """The environment after one random step, so that pi differs from pi_ref (DPO's log-ratios, GRPOVI's weights)."""
+    env = env.copy()
+    env.step(np.random.default_rng(seed).normal(size=env.dim), 0.3)
+    return env
+
+
+# --- the loop against the engine --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_policy_batch_direction_step_and_objective_equal_each_environment(kind: str) -> None:
+    envs = [moved(small_env(kind, s), s) for s in range(3)]
+    batch = PolicyBatch.stack(envs)
+    rng = np.random.default_rng(1)
+    weights = rng.normal(size=batch.rewards.shape)
+    expected = np.stack([env.direction(weights[s]) for s, env in enumerate(envs)])
+    np.testing.assert_allclose(batch.direction(weights), expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(batch.true_gradient(), np.stack([e.true_gradient() for e in envs]), atol=1e-12)
+    update, lrs = rng.normal(size=(3, batch.dim)), np.array([0.1, 0.0, 0.7])
+    batch.step(update, lrs)
+    for s, env in enumerate(envs):
+        env.step(update[s], lrs[s])
+    np.testing.assert_allclose(batch.params(), np.stack([e.params for e in envs]), atol=1e-12)
+    np.testing.assert_allclose(batch.objective(), [e.objective() for e in envs], atol=1e-12)
+    np.testing.assert_allclose(batch.log_probs(), np.stack([e.log_probs() for e in envs]), atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.label)
+def test_training_update_equals_engine_update_on_the_same_rollouts(kind: str, rule: UpdateRule) -> None:
+    env = moved(small_env(kind, 3, "continuous" if rule.estimator == "grpovi" else "binary"), 4)
+    G, Q = 4, 5
+    ro = sample_rollouts(env, G, np.random.default_rng(5), Q=Q)
+    engine = env.rollout_direction(ro.prompts, ro.outcomes, rollout_advantages(env, ro, rule) / (Q * G))
+    ours = group_update(PolicyBatch.stack([env]), ro.prompts, ro.outcomes, rule)
+    np.testing.assert_allclose(ours, engine, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ("bandit", "log-linear"))
+def test_sampled_outcomes_equal_engine_draws_for_the_same_seed(kind: str) -> None:
+    env = moved(small_env(kind, 7), 8)
+    prompts = np.array([[0, 3, 3, 5, 1]])
+    ours = sample_outcomes(PolicyBatch.stack([env]), prompts, 6, np.random.default_rng(11))
+    engine = sample_rollouts(env, 6, np.random.default_rng(11), prompts=prompts)
+    np.testing.assert_array_equal(ours, engine.outcomes)
+
+
+@pytest.mark.parametrize("rule", RULES[:4], ids=lambda r: r.label)
+def test_first_training_step_equals_engine_batch_update_step(rule: UpdateRule) -> None:
+    env = small_env("bandit", 9)
+    G, Q, lr = 4, 3, 0.8
+    batch = PolicyBatch.stack([env])
+    curves = train(batch, TrainConfig(G=G, Q=Q, updates=1, rule=rule), lr, seed=21)
+    expected = env.copy()
+    expected.step(batch_updates(env, G, rule, np.random.default_rng(21), Q=Q, path="rollout").updates[0], lr)
+    np.testing.assert_allclose(batch.params()[0], expected.params, atol=1e-12)
+    assert curves.objective[0, 1] == pytest.approx(expected.objective(), abs=1e-12)
+    assert curves.rollouts[0, -1] == Q * G
+
+
+# --- learning on a tiny bandit ---------------------------------------------------------------------------
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(2, 4), st.floats(0.05, 0.95))
+def test_exact_gradient_ascent_increases_J_at_every_step(seed: int, answers: int, p: float) -> None:
+    env = make_environment("bandit", [p, 1 - p, 0.5], num_answers=answers, seed=seed,
+                           rewards="continuous" if seed % 2 else "binary")
+    curves = train(PolicyBatch.stack([env]), TrainConfig(exact=True, updates=20), lr=1.0, seed=0)
+    assert np.all(np.diff(curves.objective[0]) > 0)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.label)
+def test_each_estimator_raises_expected_J_on_average(rule: UpdateRule) -> None:
+    env = make_environment("bandit", [0.2, 0.5, 0.7], num_answers=3, seed=2,
+                           rewards="continuous" if rule.estimator == "grpovi" else "binary")
+    runs = 64
+    curves = train(PolicyBatch.replicate(env, runs), TrainConfig(G=4, Q=3, updates=15, rule=rule), lr=2.0, seed=3)
+    gain = curves.final - curves.objective[:, 0]
+    mean, half = mean_ci(gain)
+    assert mean - half > 0
+
+
+# --- rollout caps ----------------------------------------------------------------------------------------
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from([2, 3, 4]), st.integers(1, 6), st.integers(1, 7), st.integers(1, 12))
+def test_resampling_never_exceeds_its_rollout_cap(seed: int, G: int, Q: int, rounds: int, cap_batches: int) -> None:
+    env = make_environment("bandit", "u-shaped", num_prompts=8, num_answers=3, seed=seed)
+    cap = G * Q * cap_batches + seed % (G * Q)
+    config = TrainConfig(G=G, Q=Q, updates=12, resample_rounds=rounds, rollout_cap=cap)
+    curves = train(PolicyBatch.replicate(env, 4), config, lr=1.0, seed=seed)
+    assert np.all(curves.rollouts <= cap)
+    assert np.all(np.diff(curves.rollouts, axis=1) >= 0)
+    steps = np.diff(curves.rollouts, axis=1)
+    assert np.all((steps == 0) | ((steps >= G * Q) & (steps <= G * Q * (rounds + 1))))
+    assert np.all(curves.trained <= curves.rollouts)
+
+
+def test_resampling_replaces_silent_groups() -> None:
+    env = make_environment("bandit", "u-shaped", num_prompts=16, num_answers=3, seed=1)
+    plain = train(PolicyBatch.replicate(env, 8), TrainConfig(G=2, Q=8, updates=30), lr=1.0, seed=4)
+    rs = train(PolicyBatch.replicate(env, 8), TrainConfig(G=2, Q=8, updates=30, resample_rounds=7), lr=1.0, seed=4)
+    assert np.nanmean(rs.silent) < np.nanmean(plain.silent)
+    assert rs.rollouts[:, -1].mean() > plain.rollouts[:, -1].mean()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 12), st.sampled_from([2, 4, 16]),
+       st.sampled_from(["variance", "uniform"]))
+def test_adaptive_allocation_spends_at_most_B_in_even_groups(seed: int, half_B: int, max_group: int,
+                                                            shares: str) -> None:
+    rng = np.random.default_rng(seed)
+    seen = rng.integers(0, 10, size=(3, 7)).astype(float)
+    successes = np.floor(seen * rng.random((3, 7)))
+    sizes = allocate(successes, seen, 2 * half_B, Allocation(shares, max_group=max_group), rng)
+    assert np.all(sizes.sum(axis=1) <= 2 * half_B)
+    assert np.all(sizes % 2 == 0) and np.all(sizes <= max_group) and np.all(sizes.sum(axis=1) >= 2)
+
+
+def test_adaptive_allocation_skips_saturated_prompts() -> None:
+    seen = np.array([[10.0, 10.0, 10.0, 0.0]])
+    successes = np.array([[0.0, 10.0, 5.0, 0.0]])
+    sizes = allocate(successes, seen, 40, Allocation(max_group=40), np.random.default_rng(0))
+    assert sizes[0, 0] == 0 and sizes[0, 1] == 0 and sizes[0, 2] > 0 and sizes[0, 3] > 0
+
+
+def test_adaptive_training_stays_within_budget_and_learns() -> None:
+    env = make_environment("bandit", "uniform", num_prompts=12, num_answers=3, seed=5)
+    curves = train_adaptive(PolicyBatch.replicate(env, 16), B=16, updates=25, lr=4.0, seed=6)
+    assert np.all(np.diff(curves.rollouts, axis=1) <= 16)
+    assert mean_ci(curves.final - curves.objective[:, 0])[0] > 0
+
+
+def test_ragged_update_equals_engine_route_per_group_size() -> None:
+    env = moved(small_env("bandit", 12), 13)
+    batch = PolicyBatch.stack([env])
+    sizes = np.array([[2, 0, 4, 4, 0, 6]])
+    rule = UpdateRule("grpo")
+    update, groups = ragged_update(batch, sizes, rule, np.random.default_rng(14))
+    expected = np.zeros(env.dim)
+    for g in groups:
+        adv = rule_advantages(rule, g.rewards) / sizes.sum()
+        expected += env.rollout_direction(g.prompts[None], g.outcomes[None], adv[None])[0]
+        np.testing.assert_array_equal(g.rewards, env.rewards[g.prompts[:, None], g.outcomes])
+    np.testing.assert_allclose(update[0], expected, atol=1e-12)
+    assert sorted(int(g.outcomes.shape[1]) for g in groups) == [2, 4, 6]
+
+
+# --- seeds and statistics ----------------------------------------------------------------------------------
+
+def test_same_seed_gives_same_numbers_and_another_seed_other_numbers() -> None:
+    env = small_env("log-linear", 15)
+    config = TrainConfig(G=2, Q=3, updates=8, rule=UpdateRule("grpo"), resample_rounds=2, rollout_cap=200)
+    a = train(PolicyBatch.replicate(env, 3), config, 3.0, seed=16)
+    b = train(PolicyBatch.replicate(env, 3), config, 3.0, seed=16)
+    c = train(PolicyBatch.replicate(env, 3), config, 3.0, seed=17)
+    np.testing.assert_array_equal(a.objective, b.objective)
+    np.testing.assert_array_equal(a.rollouts, b.rollouts)
+    assert not np.array_equal(a.objective, c.objective)
+    ad1 = train_adaptive(PolicyBatch.replicate(small_env("bandit"), 2), 8, 5, 2.0, seed=3)
+    ad2 = train_adaptive(PolicyBatch.replicate(small_env("bandit"), 2), 8, 5, 2.0, seed=3)
+    np.testing.assert_array_equal(ad1.objective, ad2.objective)
+
+
+def test_stop_gain_freezes_runs_that_reached_it() -> None:
+    env = make_environment("bandit", [0.3, 0.05], num_answers=3, seed=0)
+    curves = train(PolicyBatch.stack([env, env]), TrainConfig(exact=True, updates=400), [20.0, 2.0], seed=0,
+                   stop_gain=0.05)
+    t = time_to_gain(curves.objective, 0.05)
+    assert np.all(np.isfinite(t)) and t[0] < t[1]
+    assert curves.objective[0, -1] == curves.objective[0, int(np.ceil(t[0]))]
+    gain = curves.objective[0] - curves.objective[0, 0]
+    assert gain[int(np.ceil(t[0])) - 1] < 0.05 <= gain[int(np.ceil(t[0]))]
+
+
+def test_time_to_gain_interpolates_between_updates() -> None:
+    J = np.array([[0.0, 0.1, 0.3, 0.4], [0.0, 0.0, 0.0, 0.1], [0.5, 0.5, 0.5, 0.5]])
+    np.testing.assert_allclose(time_to_gain(J, 0.2), [1.5, np.nan, np.nan])
+    np.testing.assert_allclose(time_to_gain(J, 0.1), [1.0, 3.0, np.nan])
+
+
+def test_mean_ci_and_ratio_interval_match_their_definitions() -> None:
+    x = np.array([1.0, 2.0, 4.0, 7.0])
+    mean, half = mean_ci(x)
+    assert mean == pytest.approx(3.5) and half == pytest.approx(3.182446305 * x.std(ddof=1) / 2.0)
+    low, value, high = ratio_interval([2.0, 4.0, 6.0], [1.0, 2.0, 3.0], np.random.default_rng(0))
+    assert value == pytest.approx(2.0) and low == pytest.approx(2.0) and high == pytest.approx(2.0)
+    assert jsonable({"a": np.float64(np.nan), "b": (np.int64(3), np.array([1.5]))}) == {"a": None, "b": [3, [1.5]]}
+
+
+# --- bad input --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("kwargs", "name"), [({"G": 1}, "G"), ({"Q": 0}, "Q"), ({"updates": 0}, "updates"),
+                                              ({"schedule": "cyclic"}, "schedule"),
+                                              ({"resample_rounds": -1}, "resample_rounds"),
+                                              ({"G": 2, "Q": 4, "rollout_cap": 7}, "rollout_cap")])
+def test_bad_train_config_raises_naming_the_argument(kwargs: dict, name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        TrainConfig(**kwargs)
+
+
+def test_bad_training_input_raises_naming_the_argument() -> None:
+    env = small_env("bandit")
+    batch = PolicyBatch.replicate(env, 2)
+    with pytest.raises(ValueError, match="lr"):
+        train(batch, TrainConfig(), lr=-1.0, seed=0)
+    with pytest.raises(ValueError, match="lr"):
+        train(batch, TrainConfig(), lr=[1.0, 2.0, 3.0], seed=0)
+    with pytest.raises(ValueError, match="stop_gain"):
+        train(batch, TrainConfig(), lr=1.0, seed=0, stop_gain=0.0)
+    with pytest.raises(ValueError, match="Q=4 must divide"):
+        train(batch, TrainConfig(Q=4, schedule="epochs"), lr=1.0, seed=0)
+    with pytest.raises(ValueError, match="weights"):
+        batch.direction(np.zeros((2, 6, 3)))
+    with pytest.raises(ValueError, match="update"):
+        batch.step(np.zeros((1, batch.dim)), 1.0)
+    with pytest.raises(ValueError, match="prompts"):
+        sample_outcomes(batch, np.array([[0, 6]]), 2, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="envs"):
+        PolicyBatch.stack([env, small_env("log-linear")])
+    with pytest.raises(ValueError, match="envs"):
+        PolicyBatch.stack([])
+    with pytest.raises(ValueError, match="copies"):
+        PolicyBatch.replicate(env, 0)
+    with pytest.raises(ValueError, match="gamma"):
+        time_to_gain(np.zeros((1, 3)), 0.0)
+    with pytest.raises(ValueError, match="numerator"):
+        ratio_interval([1.0], [1.0], np.random.default_rng(0))
+
+
+def test_bad_allocation_input_raises_naming_the_argument() -> None:
+    with pytest.raises(ValueError, match="shares"):
+        Allocation("greedy")
+    with pytest.raises(ValueError, match="max_group"):
+        Allocation(max_group=3)
+    with pytest.raises(ValueError, match="decay"):
+        Allocation(decay=1.5)
+    batch = PolicyBatch.replicate(small_env("bandit", rewards="continuous"), 1)
+    with pytest.raises(ValueError, match="binary"):
+        train_adaptive(batch, 8, 2, 1.0, seed=0)
+    with pytest.raises(ValueError, match="sizes"):
+        ragged_update(PolicyBatch.replicate(small_env("bandit"), 1), np.array([[1, 0, 0, 0, 0, 0]]), UpdateRule(),
+                      np.random.default_rng(0))
+    with pytest.raises(ValueError, match="budget"):
+        StudyContext(RunContext("smoke", ".").out_dir, "tiny", 0, 0)
+
+
+def test_bandit_from_probs_trains_through_the_generic_route() -> None:
+    env = SoftmaxBandit.from_probs([[0.5, 0.3, 0.2]], [[True, False, False]])
+    curves = train(PolicyBatch.stack([env]), TrainConfig(exact=True, updates=3), 1.0, seed=0)
+    assert curves.final[0] > 0.5
+
+
+# --- the producer -----------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_producer_at_smoke_budget_gives_computed_verdicts_and_existing_artefacts(tmp_path) -> None:
+    evidence = produce(RunContext("smoke", tmp_path, seed=0), progress=False)
+    assert sorted(e.claim_id for e in evidence) == sorted(["TT-9", "VI-3", "RZ-1", "BY-2", "BY-3", "DR-1"])
+    for e in evidence:
+        assert e.method == "simulation" and e.checks
+        assert e.verdict == judge(e.checks) and e.verdict not in (Verdict.ERROR, Verdict.NOT_CHECKED)
+        assert e.artefacts and all((tmp_path / a).is_file() and (tmp_path / a).stat().st_size > 0 for a in e.artefacts)
+        assert any(a.endswith(".png") for a in e.artefacts) and any(a.endswith(".json") for a in e.artefacts)
+        assert jsonable(e.numbers) == e.numbers
+
+
+def test_producer_honours_claim_ids_and_seed(tmp_path) -> None:
+    first = produce(RunContext("smoke", tmp_path / "a", seed=3, claim_ids=frozenset({"DR-1"})), progress=False)
+    again = produce(RunContext("smoke", tmp_path / "b", seed=3, claim_ids=frozenset({"DR-1"})), progress=False)
+    other = produce(RunContext("smoke", tmp_path / "c", seed=4, claim_ids=frozenset({"DR-1"})), progress=False)
+    assert [e.claim_id for e in first] == ["DR-1"]
+    assert first[0].numbers == again[0].numbers
+    assert first[0].numbers != other[0].numbers
