@@ -92,8 +92,8 @@ CLAIMS: tuple[Claim, ...] = (
           "constant token normaliser removes the bias.",
           "DR"),
     Claim("BY-1", "GRPOVI is a no-op for 2-GRPO",
-          "Any order-preserving adjustment leaves 2-GRPO's normalised advantages unchanged when the two "
-          "rewards differ (except where ties split).",
+          "Any order-preserving adjustment leaves 2-GRPO's normalised advantages (eps = 0) unchanged when "
+          "the two rewards differ (except where ties split); with eps > 0 they move by O(eps).",
           "beyond the papers"),
     Claim("BY-2", "2-GRPO optimises self-win-rate, not expected reward, on continuous rewards",
           "E[A_1 | r_1 = r] = c (P(r' < r) - P(r' > r)) for 2-GRPO.",
