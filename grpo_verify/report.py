@@ -85,10 +85,10 @@ def claim_rows(evidence: Sequence[Evidence], claims: Sequence[Claim] = CLAIMS) -
 
 
 def archived_results(root: Path = REPO_ROOT / "results") -> list[dict[str, Any]]:
-    """Evidence committed under ``results/*/evidence.json`` by earlier runs (shown apart: these
+    """Evidence committed under ``results/**/evidence.json`` by earlier runs (shown apart: these
     verdicts were computed by those runs, not by this one)."""
     found = []
-    for path in sorted(root.glob("*/evidence.json")) if root.is_dir() else []:
+    for path in sorted(root.rglob("evidence.json")) if root.is_dir() else []:
         data = json.loads(path.read_text())
         found.append({"path": str(path.relative_to(root.parent)), **data})
     return found
