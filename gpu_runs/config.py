@@ -1,0 +1,251 @@
+"""Configurations as frozen dataclasses, validated on construction: the model (:class:`GPTConfig`),
+the supervised warm start (:class:`WarmStartConfig`), the GRPO run (:class:`TrainConfig`, whose
+fields are the papers' hyperparameters), and the presets ``cpu-smoke``, ``cpu`` and ``gpu``.
+
+Imports no torch: the CLI builds its options from this module and stays fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gpu_runs.tasks import ALPHABET, REWARDS, TASKS, TaskConfig
+from theory.advantages import STD_MODES
+from theory.estimators import ALL_ESTIMATORS
+from theory.validation import check_choice, check_group_size
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    vocab_size: int = len(ALPHABET) + 2  # characters + PAD + EOS (gpu_runs.tokenizer)
+    block_size: int = 32     # longest prompt + completion, in tokens
+    n_layer: int = 5         # transformer blocks
+    n_head: int = 4          # attention heads per block
+    n_embd: int = 128        # residual stream width; must be a multiple of n_head
+    dropout: float = 0.0     # RL needs the same policy for sampling and training: keep 0 there
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be an integer >= 1")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd={self.n_embd} must be a multiple of n_head={self.n_head}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout={self.dropout!r} must lie in [0, 1)")
+
+
+@dataclass(frozen=True)
+class WarmStartConfig:
+    model: GPTConfig = field(default_factory=GPTConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    steps: int = 3000           # optimizer steps of supervised training
+    batch_size: int = 256       # sequences per step, drawn fresh (held-out prompts excluded)
+    lr: float = 2e-3            # AdamW peak learning rate, cosine decay to lr / 10
+    warmup_steps: int = 100     # linear warm-up
+    label_noise: float = 0.1    # P(an answer character of a noisy target is replaced by a uniform digit)
+    noisy_fraction: float = 0.33  # the last share of steps trains on noisy targets (clean first: learns faster)
+    seed: int = 0               # init and data order of the warm start (not the RL seed)
+    probe_prompts: int = 512    # training prompts whose pass rate is measured
+    probe_samples: int = 32     # T = 1 rollouts per probed prompt
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "probe_prompts", "probe_samples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be an integer >= 1")
+        if not self.lr > 0:
+            raise ValueError(f"lr={self.lr!r} must be > 0")
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps={self.warmup_steps!r} must be an integer >= 0")
+        if not 0.0 <= self.label_noise < 1.0:
+            raise ValueError(f"label_noise={self.label_noise!r} must lie in [0, 1)")
+        if not 0.0 <= self.noisy_fraction <= 1.0:
+            raise ValueError(f"noisy_fraction={self.noisy_fraction!r} must lie in [0, 1]")
+        needed = self.task.max_prompt_len + self.task.max_answer_len + 1
+        if self.model.block_size < needed:
+            raise ValueError(f"block_size={self.model.block_size} must be >= {needed} (prompt + answer + EOS)")
+
+    def key(self) -> str:
+        """16 hex digits of sha256 over the config: the cache folder's name."""
+        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _loss_types() -> tuple[str, ...]:
+    from gpu_runs.losses import LOSS_TYPES  # torch is imported by the trainer anyway; keep this module light
+
+    return LOSS_TYPES
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    warm_start: WarmStartConfig = field(default_factory=WarmStartConfig)  # model, task and supervised start
+    steps: int = 200                   # RL steps; each samples one generation batch
+    group_size: int = 16               # G: rollouts per prompt
+    prompts_per_step: int = 16         # prompts per generation batch
+    prompts_per_minibatch: int = 16    # prompts per optimizer step; must divide prompts_per_step
+    ppo_epochs: int = 1                # passes over each generation batch (mu)
+    lr: float = 1e-4                   # AdamW learning rate (constant)
+    max_grad_norm: float = 1.0         # gradient clipping (TRL's default)
+    estimator: str = "grpo"            # advantage estimator, by its theory name (grpo, dr_grpo, rloo, grpovi, ...)
+    std: str = "sample"                # std of grpo: sample (TRL, verl) or population (the papers' analysis)
+    adv_eps: float = 1e-4              # eps added to the std (TRL: 1e-4)
+    loss_type: str = "grpo"            # loss aggregation, TRL's names: grpo, bnpo, dr_grpo, dapo
+    reward: str = "binary"             # binary verifier, or partial credit in [0, 1] (continuous, for GRPOVI)
+    eps_low: float = 0.2               # ratio clipped below at 1 - eps_low (TT: 0.2)
+    eps_high: float = 0.28             # ratio clipped above at 1 + eps_high (TT: 0.28)
+    beta: float = 0.0                  # coefficient of the k3 KL to the warm start (0: no KL term)
+    temperature: float = 1.0           # sampling temperature; log-probs are those of the tempered policy
+    top_p: float = 1.0                 # nucleus sampling mass
+    max_new_tokens: int = 8            # completion length cap, EOS included
+    resample_silent: bool = False      # 2-GRPO+RS: replace each silent group by a fresh prompt's group
+    resample_rollouts_per_prompt: int = 16  # RS cap: at most this many rollouts per prompt of the step (TT: 16-GRPO's)
+    skip_silent: bool = True           # no forward/backward for rows with A = 0 (exact when beta = 0)
+    track_kl: bool = True              # measure KL to the warm start every step (one no-grad forward)
+    eval_every: int = 20               # held-out evaluation every this many steps (and at the end)
+    eval_prompts: int = 2048           # held-out prompts evaluated (at most the task's heldout_size)
+    checkpoint_every: int = 20         # checkpoint every this many steps (and at the end)
+    seed: int = 0                      # RL seed: sampling, data order, mini-batch order
+    device: str = "auto"               # auto (CUDA when present), cpu or cuda
+    threads: int = 0                   # torch threads on CPU (0: every core this process may use)
+
+    def __post_init__(self) -> None:
+        check_group_size("group_size", self.group_size)
+        for name in ("steps", "prompts_per_step", "prompts_per_minibatch", "ppo_epochs", "max_new_tokens",
+                     "eval_every", "eval_prompts", "checkpoint_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}={value!r} must be an integer >= 1")
+        if self.prompts_per_step % self.prompts_per_minibatch:
+            raise ValueError(f"prompts_per_minibatch={self.prompts_per_minibatch} must divide "
+                             f"prompts_per_step={self.prompts_per_step}")
+        check_choice("estimator", self.estimator, ALL_ESTIMATORS)
+        check_choice("std", self.std, STD_MODES)
+        check_choice("loss_type", self.loss_type, _loss_types())
+        check_choice("reward", self.reward, REWARDS)
+        check_choice("device", self.device, DEVICES)
+        for name, low in (("lr", 0.0), ("max_grad_norm", 0.0), ("temperature", 0.0)):
+            if not getattr(self, name) > low:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be > {low}")
+        for name in ("adv_eps", "eps_high", "beta"):
+            if not 0.0 <= getattr(self, name) < float("inf"):
+                raise ValueError(f"{name}={getattr(self, name)!r} must be a finite number >= 0")
+        if not 0.0 <= self.eps_low < 1.0:
+            raise ValueError(f"eps_low={self.eps_low!r} must lie in [0, 1)")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p={self.top_p!r} must lie in (0, 1]")
+        if self.resample_rollouts_per_prompt < self.group_size:
+            raise ValueError(f"resample_rollouts_per_prompt={self.resample_rollouts_per_prompt} must be >= "
+                             f"group_size={self.group_size}")
+        if self.threads < 0:
+            raise ValueError(f"threads={self.threads!r} must be >= 0 (0: every available core)")
+        task = self.warm_start.task
+        if self.prompts_per_step > task.train_size:
+            raise ValueError(f"prompts_per_step={self.prompts_per_step} must be <= train_size={task.train_size}")
+        if self.eval_prompts > task.heldout_size:
+            raise ValueError(f"eval_prompts={self.eval_prompts} must be <= heldout_size={task.heldout_size}")
+        if self.warm_start.model.block_size < task.max_prompt_len + self.max_new_tokens:
+            raise ValueError(f"block_size={self.warm_start.model.block_size} must be >= longest prompt "
+                             f"{task.max_prompt_len} + max_new_tokens={self.max_new_tokens}")
+
+    @property
+    def rollouts_per_step(self) -> int:
+        return self.prompts_per_step * self.group_size
+
+
+def with_group_size(config: TrainConfig, group_size: int, rollouts_per_step: int | None = None,
+                    rollouts_per_minibatch: int | None = None) -> TrainConfig:
+    """``config`` at group size G with the given rollouts per generation batch and per mini-batch
+    (default: those of ``config``), so prompts = rollouts / G: TT's comparison, where 2-GRPO
+    takes 8x the prompts of 16-GRPO per step."""
+    check_group_size("group_size", group_size)
+    per_step = config.rollouts_per_step if rollouts_per_step is None else rollouts_per_step
+    per_minibatch = (config.prompts_per_minibatch * config.group_size if rollouts_per_minibatch is None
+                     else rollouts_per_minibatch)
+    for name, value in (("rollouts_per_step", per_step), ("rollouts_per_minibatch", per_minibatch)):
+        if value < group_size or value % group_size:
+            raise ValueError(f"{name}={value} must be a positive multiple of group_size={group_size}")
+    return dataclasses.replace(config, group_size=group_size, prompts_per_step=per_step // group_size,
+                               prompts_per_minibatch=per_minibatch // group_size)
+
+
+def to_json(config: TrainConfig) -> dict[str, Any]:
+    """The config as JSON-ready nested dicts (tuples become lists)."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    return plain(dataclasses.asdict(config))
+
+
+def from_json(data: dict[str, Any]) -> TrainConfig:
+    """Inverse of :func:`to_json`."""
+    ws = dict(data["warm_start"])
+    task = TaskConfig(**{**ws["task"], "difficulties": tuple(ws["task"]["difficulties"])})
+    warm_start = WarmStartConfig(**{**ws, "model": GPTConfig(**ws["model"]), "task": task})
+    return TrainConfig(**{**data, "warm_start": warm_start})
+
+
+def task_config(task: str, addition: tuple[int, ...], train_size: int, heldout_size: int) -> TaskConfig:
+    """Difficulties ``addition`` for addition; sorting lists are 2 digits longer (enough distinct prompts)."""
+    difficulties = addition if task == "addition" else tuple(d + 2 for d in addition)
+    return TaskConfig(name=task, difficulties=difficulties, train_size=train_size, heldout_size=heldout_size)
+
+
+def cpu_smoke(task: str = "addition") -> TrainConfig:
+    """About 0.1M parameters, numbers of 2-3 digits, one thread (its matrices are too small to
+    split): a minute on a laptop core."""
+    return TrainConfig(
+        warm_start=WarmStartConfig(
+            model=GPTConfig(block_size=16, n_layer=2, n_head=4, n_embd=64),
+            task=task_config(task, (2, 3), train_size=512, heldout_size=2048),
+            steps=500, batch_size=128, lr=1e-2, warmup_steps=50, probe_prompts=128, probe_samples=16,
+        ),
+        steps=4, group_size=16, prompts_per_step=8, prompts_per_minibatch=4, lr=1e-4, max_new_tokens=5,
+        eval_every=4, eval_prompts=256, checkpoint_every=2, threads=1,
+    )
+
+
+def cpu(task: str = "addition") -> TrainConfig:
+    """About 1M parameters, numbers of 2-3 digits: a warm start of ~10 minutes on two busy cores."""
+    return TrainConfig(
+        warm_start=WarmStartConfig(
+            model=GPTConfig(block_size=16, n_layer=5, n_head=4, n_embd=128),
+            task=task_config(task, (2, 3), train_size=4096, heldout_size=2048),
+            steps=2000, batch_size=128, lr=5e-3,
+        ),
+        steps=200, group_size=16, prompts_per_step=16, prompts_per_minibatch=16, lr=1e-4, max_new_tokens=5,
+        eval_every=20, eval_prompts=2048, checkpoint_every=20,
+    )
+
+
+def gpu(task: str = "addition") -> TrainConfig:
+    """About 14M parameters, numbers of 2-6 digits: for one GPU."""
+    return TrainConfig(
+        warm_start=WarmStartConfig(
+            model=GPTConfig(block_size=32, n_layer=8, n_head=6, n_embd=384),
+            task=task_config(task, (2, 3, 4, 5, 6), train_size=16384, heldout_size=4096),
+            steps=6000, batch_size=512, lr=1e-3, probe_prompts=1024, probe_samples=64,
+        ),
+        steps=500, group_size=16, prompts_per_step=32, prompts_per_minibatch=32, lr=3e-5, max_new_tokens=8,
+        eval_every=25, eval_prompts=4096, checkpoint_every=25,
+    )
+
+
+PRESETS: dict[str, Callable[[str], TrainConfig]] = {"cpu-smoke": cpu_smoke, "cpu": cpu, "gpu": gpu}
+
+
+def preset(name: str, task: str = "addition") -> TrainConfig:
+    """The named preset (``cpu-smoke``, ``cpu`` or ``gpu``) for ``task``."""
+    check_choice("preset", name, PRESETS)
+    check_choice("task", task, TASKS)
+    return PRESETS[name](task)

@@ -1,0 +1,193 @@
+"""Batched sampling with a KV cache, and teacher-forced log-probs of given completions.
+
+Prompts are left-padded (B, Tp); each is sampled ``num_samples`` times in a row (a group), its
+prefill computed once and the cache copied. A sequence stops at its first EOS (EOS is part of the
+completion, as in TRL); later positions hold PAD and mask 0. Log-probs are those of the
+tempered policy softmax(logits / T), before top-p truncation, as TRL's GRPOTrainer computes them;
+greedy decoding reports them at T = 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from gpu_runs.device import autocast
+from gpu_runs.model import GPT, KVCache
+from gpu_runs.tokenizer import EOS, PAD
+
+
+@dataclass
+class Samples:
+    """Prompts and sampled completions; row i*G + j is sample j of prompt i."""
+
+    prompt_ids: torch.Tensor       # (N, Tp) left-padded
+    prompt_mask: torch.Tensor      # (N, Tp) 1 on prompt tokens
+    completion_ids: torch.Tensor   # (N, Tc) right-padded, EOS included
+    completion_mask: torch.Tensor  # (N, Tc) float, 1 up to and including the first EOS
+    token_logp: torch.Tensor       # (N, Tc) log pi(token) under the tempered policy, 0 on padding
+    entropy: torch.Tensor          # (N, Tc) entropy of the tempered next-token law, 0 on padding
+
+    @property
+    def seq_logp(self) -> torch.Tensor:
+        """log pi(o | q) = sum_t log pi(o_t | q, o_<t), shape (N,)."""
+        return self.token_logp.sum(dim=1)
+
+
+def pad_columns(x: torch.Tensor, width: int, value: float, left: bool) -> torch.Tensor:
+    """``x`` (N, T) widened to ``width`` columns by ``value`` on the left or right."""
+    pad = x.new_full((x.size(0), width - x.size(1)), value)
+    return torch.cat([pad, x] if left else [x, pad], dim=1)
+
+
+def concat_samples(parts: list[Samples]) -> Samples:
+    """Rows of every part, prompts re-padded on the left and completions on the right."""
+    Tp = max(s.prompt_ids.size(1) for s in parts)
+    Tc = max(s.completion_ids.size(1) for s in parts)
+    return Samples(
+        prompt_ids=torch.cat([pad_columns(s.prompt_ids, Tp, PAD, True) for s in parts]),
+        prompt_mask=torch.cat([pad_columns(s.prompt_mask, Tp, 0, True) for s in parts]),
+        completion_ids=torch.cat([pad_columns(s.completion_ids, Tc, PAD, False) for s in parts]),
+        completion_mask=torch.cat([pad_columns(s.completion_mask, Tc, 0.0, False) for s in parts]),
+        token_logp=torch.cat([pad_columns(s.token_logp, Tc, 0.0, False) for s in parts]),
+        entropy=torch.cat([pad_columns(s.entropy, Tc, 0.0, False) for s in parts]),
+    )
+
+
+def select_rows(samples: Samples, rows: torch.Tensor, *, trim: bool = False) -> Samples:
+    """The given rows; with ``trim``, columns that are padding in every selected row are dropped."""
+    s = Samples(**{name: getattr(samples, name)[rows] for name in Samples.__dataclass_fields__})
+    if not trim:
+        return s
+    first = int(s.prompt_mask.any(dim=0).long().argmax())           # first prompt column anyone uses
+    last = int(s.completion_mask.any(dim=0).long().cumsum(0).argmax()) + 1  # after the last used completion column
+    return Samples(s.prompt_ids[:, first:], s.prompt_mask[:, first:], s.completion_ids[:, :last],
+                   s.completion_mask[:, :last], s.token_logp[:, :last], s.entropy[:, :last])
+
+
+def check_sampling_args(max_new_tokens: int, temperature: float, top_p: float) -> None:
+    """ValueError unless max_new_tokens >= 1, temperature > 0 and 0 < top_p <= 1."""
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens={max_new_tokens!r} must be an integer >= 1")
+    if not temperature > 0:
+        raise ValueError(f"temperature={temperature!r} must be > 0")
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p={top_p!r} must lie in (0, 1]")
+
+
+def pick_tokens(
+    logits: torch.Tensor, *, temperature: float, top_p: float, greedy: bool, generator: torch.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(token, log pi(token), entropy), each (N,), from next-token logits (N, V)."""
+    logp = F.log_softmax(logits.float() / (1.0 if greedy else temperature), dim=-1)  # (N, V)
+    entropy = -(logp.exp() * logp).sum(dim=-1)
+    if greedy:
+        token = logp.argmax(dim=-1)
+    else:
+        probs = logp.exp()
+        if top_p < 1.0:  # keep the smallest set of most likely tokens whose mass reaches top_p
+            sorted_probs, order = probs.sort(dim=-1, descending=True)
+            outside = sorted_probs.cumsum(dim=-1) - sorted_probs >= top_p
+            probs = probs.scatter(-1, order, sorted_probs.masked_fill(outside, 0.0))
+        token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+    return token, logp.gather(1, token[:, None]).squeeze(1), entropy
+
+
+@torch.no_grad()
+def generate(
+    model: GPT,
+    prompt_ids: torch.Tensor,
+    prompt_mask: torch.Tensor,
+    *,
+    max_new_tokens: int,
+    num_samples: int = 1,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    greedy: bool = False,
+    generator: torch.Generator | None = None,
+    use_cache: bool = True,
+) -> Samples:
+    """Sample ``num_samples`` completions of each left-padded prompt (B, Tp): N = B * num_samples rows.
+
+    ``use_cache=False`` recomputes the whole prefix at every token (the reference the KV cache is
+    tested and benchmarked against); both draw the same random numbers, so a seed gives the same
+    samples either way.
+    """
+    check_sampling_args(max_new_tokens, temperature, top_p)
+    if num_samples < 1:
+        raise ValueError(f"num_samples={num_samples!r} must be an integer >= 1")
+    was_training = model.training
+    model.eval()
+    device = prompt_ids.device
+    ids = prompt_ids.repeat_interleave(num_samples, dim=0)    # (N, Tp)
+    mask = prompt_mask.repeat_interleave(num_samples, dim=0)  # (N, Tp)
+    N = ids.size(0)
+    tokens, logps, entropies, live = [], [], [], []
+    finished = torch.zeros(N, dtype=torch.bool, device=device)
+    cache = KVCache(model.config.n_layer, prompt_ids.size(1) + max_new_tokens) if use_cache else None
+    with autocast(device):
+        if cache is not None:  # prefill each prompt once, then copy it to its group
+            logits = model(prompt_ids, prompt_mask, cache)[:, -1].repeat_interleave(num_samples, dim=0)
+            cache.repeat_interleave(num_samples)
+        for t in range(max_new_tokens):
+            if cache is None:
+                logits = model(ids, mask)[:, -1]  # (N, V): the whole prefix again
+            token, logp, entropy = pick_tokens(logits, temperature=temperature, top_p=top_p, greedy=greedy,
+                                               generator=generator)
+            alive = ~finished
+            token = torch.where(alive, token, PAD)
+            tokens.append(token)
+            logps.append(torch.where(alive, logp, 0.0))
+            entropies.append(torch.where(alive, entropy, 0.0))
+            live.append(alive)
+            finished = finished | (token == EOS)
+            ids = torch.cat([ids, token[:, None]], dim=1)
+            mask = torch.cat([mask, alive[:, None].long()], dim=1)
+            if bool(finished.all()) or t == max_new_tokens - 1:
+                break
+            if cache is not None:
+                logits = model(token[:, None], mask, cache)[:, -1]  # (N, V): one new token per row
+    model.train(was_training)
+    return Samples(
+        prompt_ids=ids[:, :prompt_ids.size(1)],
+        prompt_mask=mask[:, :prompt_ids.size(1)],
+        completion_ids=torch.stack(tokens, dim=1),
+        completion_mask=torch.stack(live, dim=1).float(),
+        token_logp=torch.stack(logps, dim=1),
+        entropy=torch.stack(entropies, dim=1),
+    )
+
+
+def completion_logprobs(
+    model: GPT,
+    prompt_ids: torch.Tensor,
+    prompt_mask: torch.Tensor,
+    completion_ids: torch.Tensor,
+    completion_mask: torch.Tensor,
+    *,
+    temperature: float = 1.0,
+    group_size: int = 1,
+) -> torch.Tensor:
+    """log pi(o_t | q, o_<t) for every completion token, teacher-forced, (N, Tc); 0 on padding.
+    Differentiable (the trainer's policy log-probs).
+
+    Rows i*G .. i*G + G-1 (G = ``group_size``) must share their prompt: it is run once and its keys
+    and values are shared by the group, the same numbers as G separate prompt forwards (and their
+    gradients add up through the copy).
+    """
+    N = prompt_ids.size(0)
+    if group_size < 1 or N % group_size:
+        raise ValueError(f"group_size={group_size!r} must be >= 1 and divide the {N} rows")
+    cache = KVCache(model.config.n_layer)
+    mask = torch.cat([prompt_mask, completion_mask.long()], dim=1)                      # (N, Tp + Tc)
+    with autocast(prompt_ids.device):
+        logits = model(prompt_ids[::group_size], prompt_mask[::group_size], cache)[:, -1:]  # (P, 1, V): predicts o_1
+        logits = logits.repeat_interleave(group_size, dim=0)                               # (N, 1, V)
+        cache.repeat_interleave(group_size)
+        if completion_ids.size(1) > 1:  # o_1 .. o_{Tc-1} predict o_2 .. o_Tc
+            logits = torch.cat([logits, model(completion_ids[:, :-1], mask[:, :-1], cache)], dim=1)  # (N, Tc, V)
+    logp = F.log_softmax(logits.float() / temperature, dim=-1)
+    token_logp = logp.gather(2, completion_ids[:, :, None]).squeeze(2)                  # (N, Tc)
+    return token_logp * completion_mask

@@ -1,0 +1,151 @@
+"""One GRPO configuration, our trainer against TRL's ``GRPOTrainer``, side by side in one run.
+
+Both train a randomly initialised ~1M-parameter model (ours: the ``cpu`` preset's GPT; TRL's: a
+``transformers`` ``LlamaForCausalLM`` of the same width, depth and parameter count, built from a
+config, with a character tokenizer built here: nothing is downloaded) on addition prompts:
+256 completions per optimizer step (16 prompts x G = 16), up to 8 new tokens, T = 1, one PPO
+epoch, loss ``grpo``, eps 0.2 / 0.28, beta 0, 2 threads. Seconds per step are the median over
+the steps after the first (warm-up); evaluation and logging are excluded from ours.
+
+Two rewards, each run by both trainers: ``format`` (binary: as many digits as the answer, then
+EOS), which an untrained model earns now and then, so some groups are silent, as in GRPO on
+verifiable rewards, and our trainer skips them; and ``partial`` credit, which leaves almost no
+group silent, so both do the full update and only the engineering differs (KV cache with one
+prefill per group, one prompt forward per group in the update, less overhead). The target is
+judged on the ``format`` run.
+
+torch is imported inside the functions, after ``gpu_runs`` (whose import sets OMP_WAIT_POLICY).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import statistics
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from grpo_verify.bench import BenchReport
+
+G, PROMPTS, NEW_TOKENS, THREADS = 16, 16, 8, 2
+REWARD_KINDS = ("format", "partial")
+
+
+def our_config(steps: int, reward: str):
+    from gpu_runs.config import preset
+
+    base = preset("cpu")
+    warm_start = dataclasses.replace(base.warm_start, steps=1, probe_prompts=1, probe_samples=1)
+    return dataclasses.replace(base, warm_start=warm_start, steps=steps, group_size=G, prompts_per_step=PROMPTS,
+                               prompts_per_minibatch=PROMPTS, reward=reward, max_new_tokens=NEW_TOKENS,
+                               track_kl=False, eval_every=10_000, checkpoint_every=10_000, eval_prompts=16,
+                               threads=THREADS, device="cpu")
+
+
+def run_ours(steps: int, reward: str, workdir: Path) -> tuple[list[float], int, float, float]:
+    """(seconds of each step without evaluation, parameters, update share, mean silent fraction)."""
+    from gpu_runs.trainer import train
+
+    summary = train(our_config(steps, reward), workdir / reward, workdir / "cache", progress=False)
+    rows = [json.loads(line) for line in (workdir / reward / "log.jsonl").read_text().splitlines()][1:]
+    seconds = [r["time_step"] - r["time_eval"] for r in rows]
+    update = sum(r["time_update"] for r in rows[1:]) / max(sum(seconds[1:]), 1e-9)
+    return seconds, summary["params"], update, statistics.mean(r["silent_fraction"] for r in rows)
+
+
+def character_tokenizer():
+    """A fast tokenizer over the task alphabet, one token per character, PAD and EOS first."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from gpu_runs.tasks import ALPHABET
+
+    vocab = {"<pad>": 0, "</s>": 1, **{c: i + 2 for i, c in enumerate(ALPHABET)}}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<pad>"))
+    core.pre_tokenizer = pre_tokenizers.Split(pattern="", behavior="isolated")
+    return PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="</s>")
+
+
+def run_trl(steps: int, reward: str, workdir: Path) -> tuple[list[float], int]:
+    """(seconds of each optimizer step of TRL's GRPOTrainer, parameters)."""
+    import torch
+    from datasets import Dataset
+    from transformers import LlamaConfig, LlamaForCausalLM, TrainerCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    from gpu_runs.tasks import build_splits
+    from gpu_runs.tasks import reward as task_reward
+
+    ours = our_config(steps, reward).warm_start
+    tokenizer = character_tokenizer()
+    n = ours.model.n_embd
+    llama = LlamaConfig(vocab_size=len(tokenizer), hidden_size=n, intermediate_size=(8 * n) // 3,
+                        num_hidden_layers=ours.model.n_layer, num_attention_heads=ours.model.n_head,
+                        max_position_embeddings=ours.model.block_size, tie_word_embeddings=True,
+                        pad_token_id=0, bos_token_id=1, eos_token_id=1)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(llama)
+    train, _ = build_splits(ours.task)
+    problems = {p.prompt: p for p in train}
+    dataset = Dataset.from_list([{"prompt": p.prompt} for p in train[:PROMPTS * (steps + 1)]])
+
+    def reward_function(prompts, completions, **kwargs):
+        return [task_reward("addition", problems[p], c, reward) for p, c in zip(prompts, completions, strict=True)]
+
+    times: list[float] = []
+
+    class StepTimer(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            self.start = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            times.append(time.perf_counter() - self.start)
+
+    args = GRPOConfig(output_dir=str(workdir / "trl"), use_cpu=True, bf16=False,
+                      per_device_train_batch_size=G * PROMPTS, gradient_accumulation_steps=1, num_generations=G,
+                      max_completion_length=NEW_TOKENS, gradient_checkpointing=False,
+                      max_steps=steps, learning_rate=1e-4, loss_type="grpo", beta=0.0, epsilon=0.2,
+                      epsilon_high=0.28, temperature=1.0, report_to="none", logging_steps=10_000,
+                      save_strategy="no", seed=0, dataloader_num_workers=0, disable_tqdm=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer = GRPOTrainer(model=model, reward_funcs=reward_function, args=args, train_dataset=dataset,
+                              processing_class=tokenizer, callbacks=[StepTimer()])
+        trainer.train()
+    return times, model.num_parameters()
+
+
+def run(quick: bool = False) -> BenchReport:
+    from gpu_runs.device import set_threads
+
+    steps = 4 if quick else 8
+    set_threads(THREADS)
+    load = os.getloadavg()[0]
+    rows, ratios, notes = [], {}, []
+    with tempfile.TemporaryDirectory() as tmp:
+        for reward in REWARD_KINDS:
+            ours, our_params, update_share, silent = run_ours(steps, reward, Path(tmp))
+            trl, trl_params = run_trl(steps, reward, Path(tmp))
+            ours_s, trl_s = statistics.median(ours[1:]), statistics.median(trl[1:])
+            ratios[reward] = trl_s / ours_s
+            for name, params, seconds in (("grpo-verify", our_params, ours_s),
+                                          ("TRL 1.16 GRPOTrainer (Llama)", trl_params, trl_s)):
+                rows.append({"reward": reward, "trainer": name, "params": params, "s/step": f"{seconds:.3f}",
+                             "completions/s": f"{G * PROMPTS / seconds:.0f}", "speed-up": f"{trl_s / seconds:.2f}x"})
+            notes.append(f"{reward}: {silent:.0%} of our groups silent (skipped); the update is {update_share:.0%} "
+                         "of our step")
+    return BenchReport(
+        title=f"GRPO step: {G * PROMPTS} completions (G={G} x {PROMPTS} prompts), <= {NEW_TOKENS} new tokens, "
+              f"{THREADS} threads, CPU",
+        columns=("reward", "trainer", "params", "s/step", "completions/s", "speed-up"),
+        rows=rows,
+        targets={">= 3x TRL's completions per second (format reward)": ratios["format"] >= 3.0},
+        notes=(*notes,
+               f"median of {steps - 1} steps after a warm-up step; ours excludes evaluation; TRL runs without "
+               "gradient checkpointing (its default recomputes the forward)",
+               f"load average {load:.1f} on {os.cpu_count()} cores at the start: timings on a shared machine "
+               "are noisy, and two threads on a busy machine wait for each other"),
+    )

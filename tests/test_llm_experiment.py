@@ -1,0 +1,273 @@
+"""TT-9 experiment (gpu_runs.experiment*): the metrics against enumeration, the interval
+statistics against scipy and Monte Carlo, the arms against TT's protocol, argument errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import t as student_t
+from scipy.stats import ttest_ind
+
+from gpu_runs.experiment import (
+    ARM_KEYS,
+    ExperimentConfig,
+    build_arms,
+    choose_multiplier,
+    experiment_config,
+    prepare_out_dir,
+    sweep_arms,
+)
+from gpu_runs.experiment_metrics import pass_at_k, pass_at_k_levels, silent_probability_estimate
+from gpu_runs.experiment_report import fieller_interval, mean_ci, welch_difference
+from theory.expectations import binomial_pmf, silent_group_probability
+
+
+@st.composite
+def counts(draw: st.DrawFn, max_n: int = 10) -> tuple[int, int, int]:
+    """(n samples, c successes, k or G <= n), edge cases c = 0 and c = n included."""
+    n = draw(st.integers(2, max_n))
+    c = draw(st.integers(0, n))
+    return n, c, draw(st.integers(1, n))
+
+
+@settings(max_examples=60)
+@given(counts())
+def test_pass_at_k_equals_subset_enumeration(case: tuple[int, int, int]) -> None:
+    n, c, k = case
+    outcomes = [1] * c + [0] * (n - c)
+    subsets = list(itertools.combinations(outcomes, k))
+    assert pass_at_k(np.array([c]), n, k)[0] == pytest.approx(np.mean([any(s) for s in subsets]), abs=1e-12)
+
+
+@settings(max_examples=60)
+@given(counts(), st.floats(0.0, 1.0))
+def test_pass_at_k_is_unbiased_for_one_minus_fail_to_the_k(case: tuple[int, int, int], p: float) -> None:
+    n, _, k = case
+    c = np.arange(n + 1)
+    expected = float(binomial_pmf(n, np.float64(p)) @ pass_at_k(c, n, k))
+    assert expected == pytest.approx(1 - (1 - p) ** k, abs=1e-9)
+
+
+@settings(max_examples=60)
+@given(counts(max_n=16), st.floats(0.0, 1.0))
+def test_silent_estimate_is_unbiased_for_p_to_the_g_plus_q_to_the_g(case: tuple[int, int, int], p: float) -> None:
+    n, _, G = case
+    G = max(G, 2)
+    c = np.arange(n + 1)
+    expected = float(binomial_pmf(n, np.float64(p)) @ silent_probability_estimate(c, n, G))
+    assert expected == pytest.approx(float(silent_group_probability(G, p)), abs=1e-9)
+
+
+@settings(max_examples=40)
+@given(counts(max_n=9))
+def test_silent_estimate_equals_share_of_agreeing_subsets(case: tuple[int, int, int]) -> None:
+    n, c, G = case
+    G = max(G, 2)
+    subsets = list(itertools.combinations([1] * c + [0] * (n - c), G))
+    share = np.mean([len(set(s)) == 1 for s in subsets])
+    assert silent_probability_estimate(np.array([c]), n, G)[0] == pytest.approx(share, abs=1e-12)
+
+
+def test_pass_at_k_levels_are_powers_of_two_up_to_n() -> None:
+    assert pass_at_k_levels(16) == [1, 2, 4, 8, 16]
+    assert pass_at_k_levels(12) == [1, 2, 4, 8, 12]
+    assert pass_at_k_levels(1) == [1]
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: pass_at_k(np.array([3]), 2, 1), "successes"),
+    (lambda: pass_at_k(np.array([-1]), 4, 1), "successes"),
+    (lambda: pass_at_k(np.array([0.5]), 4, 1), "successes"),
+    (lambda: pass_at_k(np.array([1]), 0, 1), "n=0"),
+    (lambda: pass_at_k(np.array([1]), 4, 5), "k=5"),
+    (lambda: pass_at_k(np.array([1]), 4, 0), "k=0"),
+    (lambda: silent_probability_estimate(np.array([1]), 4, 5), "group_size=5"),
+    (lambda: silent_probability_estimate(np.array([1]), 4, 1), "group_size=1"),
+])
+def test_metrics_reject_bad_arguments(call, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+# --- statistics ---------------------------------------------------------------------------------------
+
+samples = st.lists(st.floats(-10, 10, allow_nan=False).map(lambda v: round(v, 6)), min_size=2, max_size=8)
+"""Per-seed values; rounding keeps ties (all-equal samples) and avoids subnormal spreads."""
+
+
+@settings(max_examples=40)
+@given(samples)
+def test_mean_ci_is_the_student_t_interval(values: list[float]) -> None:
+    mean, half = mean_ci(values)
+    x = np.array(values)
+    if x.std(ddof=1) == 0:
+        assert (mean, half) == (x[0], 0.0)
+        return
+    low, high = student_t.interval(0.95, x.size - 1, loc=x.mean(), scale=x.std(ddof=1) / math.sqrt(x.size))
+    assert (mean - half, mean + half) == pytest.approx((low, high), rel=1e-9, abs=1e-9)
+
+
+@settings(max_examples=40)
+@given(samples, st.floats(0.5, 5.0))
+def test_fieller_with_constant_denominator_is_the_t_interval_divided(values: list[float], b: float) -> None:
+    mean, half = mean_ci(values)
+    r = fieller_interval(values, [b] * len(values))  # same n: the same t quantile
+    assert r["value"] == pytest.approx(mean / b)
+    assert (r["low"], r["high"]) == pytest.approx(((mean - half) / b, (mean + half) / b), rel=1e-9, abs=1e-9)
+
+
+@settings(max_examples=40)
+@given(samples, samples)
+def test_fieller_interval_contains_the_ratio_of_means_when_bounded(num: list[float], den: list[float]) -> None:
+    r = fieller_interval(num, den)
+    if r["low"] is not None:
+        assert r["low"] - 1e-9 <= r["value"] <= r["high"] + 1e-9
+
+
+def test_fieller_is_unbounded_when_the_denominator_may_be_zero() -> None:
+    r = fieller_interval([1.0, 1.1, 0.9], [0.1, -0.2, 0.15])
+    assert r["low"] is None and r["high"] is None and r["value"] is not None
+    assert fieller_interval([1.0], [2.0]) == {"value": 0.5, "low": None, "high": None}
+
+
+def test_fieller_interval_covers_the_true_ratio_about_95_percent() -> None:
+    rng = np.random.default_rng(0)
+    hits = 0
+    trials = 1000
+    for _ in range(trials):
+        r = fieller_interval(rng.normal(1.0, 0.3, size=5), rng.normal(2.0, 0.3, size=5))
+        hits += r["low"] is not None and r["low"] <= 0.5 <= r["high"]
+    assert 0.93 <= hits / trials <= 0.975  # exact coverage is 95% under normality; 1000 trials: +- 1.4% sd
+
+
+@pytest.mark.filterwarnings("ignore:Precision loss:RuntimeWarning")  # scipy's, on near-identical samples
+@settings(max_examples=30)
+@given(samples, samples)
+def test_welch_difference_matches_scipy(a: list[float], b: list[float]) -> None:
+    d = welch_difference(a, b)
+    assert d["value"] == pytest.approx(np.mean(a) - np.mean(b))
+    if np.std(a) > 0 or np.std(b) > 0:
+        ci = ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+        assert (d["low"], d["high"]) == pytest.approx((ci.low, ci.high), rel=1e-7, abs=1e-9)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: mean_ci([]), "values"),
+    (lambda: mean_ci([1.0, math.nan]), "values"),
+    (lambda: mean_ci([1.0, 2.0], level=1.5), "level=1.5"),
+    (lambda: fieller_interval([], [1.0]), "numerator"),
+    (lambda: fieller_interval([1.0], [math.inf]), "denominator"),
+    (lambda: fieller_interval([1.0], [1.0], level=0.0), "level=0.0"),
+])
+def test_statistics_reject_bad_arguments(call, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+# --- the arms follow TT's protocol ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("preset, budget", [("cpu", "smoke"), ("cpu", "default"), ("gpu", "default")])
+def test_arms_follow_tt_protocol(preset: str, budget: str) -> None:
+    exp = experiment_config(preset, budget)
+    arms = {k: a.config for k, a in build_arms(exp, own_lr_multiplier=0.25).items()}
+    assert set(arms) == set(ARM_KEYS)
+    ref = arms["grpo16"]
+    N, P = exp.base.warm_start.task.train_size, ref.prompts_per_step
+
+    def rollouts(c) -> int:
+        return c.steps * c.rollouts_per_step
+
+    assert ref.group_size == 16 and ref.steps * P == exp.prompts == round(exp.epochs * N)
+    for key in ("grpo2-tt", "grpo2-own", "grpo2-rs"):  # 8P x 2 per step, same epochs, 12.5% of the rollouts
+        c = arms[key]
+        assert (c.group_size, c.prompts_per_step, c.prompts_per_minibatch) == (2, 8 * P, 8 * P)
+        assert c.rollouts_per_step == ref.rollouts_per_step and c.steps * c.prompts_per_step == exp.prompts
+        assert 8 * rollouts(c) == rollouts(ref)
+    assert arms["grpo2-tt"].lr == pytest.approx(8 * ref.lr)  # TT: 1e-6 -> 8e-6
+    assert arms["grpo2-own"].lr == pytest.approx(2 * ref.lr)
+    rs = arms["grpo2-rs"]
+    assert rs.resample_silent and rs.resample_rollouts_per_prompt * rs.prompts_per_step * rs.steps == rollouts(ref)
+    assert rollouts(arms["grpo2-equal"]) == rollouts(ref) and arms["grpo2-equal"].group_size == 2
+    for G in (2, 4, 8):  # Table 4: fixed P prompts per mini-batch, the same steps and lr
+        c = arms[f"g{G}-fixed-p"]
+        assert (c.group_size, c.prompts_per_minibatch, c.steps, c.lr) == (G, P, ref.steps, ref.lr)
+    assert (arms["grpo16-partial"].reward, arms["grpo16-partial"].estimator) == ("partial", "grpo")
+    assert (arms["grpovi16-partial"].reward, arms["grpovi16-partial"].estimator) == ("partial", "grpovi")
+    for c in arms.values():  # one start policy and one training set for every arm
+        assert c.warm_start == ref.warm_start and c.eval_prompts == ref.eval_prompts
+        assert c.steps // c.eval_every <= exp.eval_points + 1
+    lrs = [a.config.lr for a in sweep_arms(exp)]
+    assert lrs == pytest.approx([8 * ref.lr * m for m in exp.lr_multipliers])
+
+
+def test_arms_without_the_sweep_use_tt_lr_and_omit_the_own_lr_arm() -> None:
+    arms = build_arms(experiment_config("cpu", "smoke"))
+    assert "grpo2-own" not in arms
+    assert arms["grpo2-rs"].config.lr == arms["grpo2-tt"].config.lr and "TT lr" in arms["grpo2-rs"].label
+
+
+def test_choose_multiplier_takes_the_best_training_probe() -> None:
+    def run(m: float, p: float) -> dict:
+        return {"lr_multiplier": m, "probe_end": {"mean_pass_rate": p}}
+
+    sweep = {"a": [run(0.5, 0.3), run(0.5, 0.36)], "b": [run(1.0, 0.3), run(1.0, 0.5)], "c": [run(2.0, 0.1)]}
+    chosen, table = choose_multiplier(sweep)
+    assert chosen == 1.0 and table["probe_pass_rate"]["1"] == pytest.approx(0.4) and not table["at_grid_edge"]
+    assert choose_multiplier({"c": [run(2.0, 0.1)], "a": [run(0.5, 0.3)]})[1]["at_grid_edge"]
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(seeds=0), "seeds=0"),
+    (dict(epochs=0.01), "epochs=0.01"),
+    (dict(epochs=-1.0), "epochs=-1.0"),
+    (dict(epochs=1 / 3), "epochs=0.33"),
+    (dict(k=8), "k=8"),
+    (dict(final_prompts=10**6), "final_prompts"),
+    (dict(probe_prompts=10**6), "probe_prompts"),
+    (dict(lr_multipliers=()), "lr_multipliers"),
+    (dict(lr_multipliers=(1.0, -1.0)), "lr_multipliers"),
+    (dict(arms=("grpo16", "nope")), "arms='nope'"),
+    (dict(arms=("grpo2-tt",)), "reference arm"),
+    (dict(model="torch:x"), "model='torch:x'"),
+    (dict(model="hf:"), "model='hf:'"),
+])
+def test_experiment_config_rejects_bad_values(change: dict, message: str) -> None:
+    exp = experiment_config("cpu", "smoke")
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(exp, **change)
+
+
+def test_experiment_config_rejects_a_base_tt_did_not_run() -> None:
+    exp = experiment_config("cpu", "smoke")
+    with pytest.raises(ValueError, match="group_size=8"):
+        dataclasses.replace(exp, base=dataclasses.replace(exp.base, group_size=8))
+    with pytest.raises(ValueError, match="prompts_per_minibatch=1"):
+        dataclasses.replace(exp, base=dataclasses.replace(exp.base, prompts_per_minibatch=1))
+    with pytest.raises(ValueError, match="multiple of 8 x prompts_per_step = 24"):
+        dataclasses.replace(exp, base=dataclasses.replace(exp.base, prompts_per_step=3, prompts_per_minibatch=3))
+    for name, value in (("preset", "tpu"), ("budget", "huge"), ("task", "chess")):
+        with pytest.raises(ValueError, match=f"{name}='{value}'"):
+            experiment_config(**{name: value})
+
+
+def test_experiment_config_is_frozen() -> None:
+    exp = experiment_config("cpu", "smoke")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        exp.seeds = 5  # type: ignore[misc]
+    assert isinstance(exp, ExperimentConfig)
+
+
+def test_out_folder_of_another_experiment_is_refused_but_more_seeds_or_arms_resume(tmp_path) -> None:
+    exp = experiment_config("cpu", "smoke")
+    prepare_out_dir(exp, tmp_path, seed=0)
+    prepare_out_dir(dataclasses.replace(exp, seeds=3, arms=("grpo16",)), tmp_path, seed=0)
+    for other, seed in ((dataclasses.replace(exp, model="hf:/somewhere"), 0), (dataclasses.replace(exp, k=32), 0),
+                        (exp, 1)):
+        with pytest.raises(ValueError, match="holds another experiment"):
+            prepare_out_dir(other, tmp_path, seed=seed)

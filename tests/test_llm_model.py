@@ -1,0 +1,134 @@
+"""gpu_runs.model, gpu_runs.tokenizer, gpu_runs.device: shapes, padding, presets' sizes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gpu_runs.config import GPTConfig, preset
+from gpu_runs.device import autocast, pick_device, set_threads
+from gpu_runs.model import GPT, KVCache, attention_mask_4d
+from gpu_runs.tasks import ALPHABET
+from gpu_runs.tokenizer import EOS, PAD, CharTokenizer
+
+TINY = GPTConfig(block_size=16, n_layer=2, n_head=2, n_embd=16)
+
+
+def tiny_model(seed: int = 0) -> GPT:
+    torch.manual_seed(seed)
+    return GPT(TINY).eval()
+
+
+def test_forward_shapes():
+    model = tiny_model()
+    idx = torch.randint(2, TINY.vocab_size, (3, 7))
+    assert model(idx).shape == (3, 7, TINY.vocab_size)
+
+
+def test_kv_cache_shapes_and_length():
+    model = tiny_model()
+    buffers = KVCache(TINY.n_layer, max_len=10)
+    model(torch.randint(2, TINY.vocab_size, (3, 4)), cache=buffers)
+    assert buffers.length == 4 and buffers.k[0].shape == (3, TINY.n_head, 10, TINY.n_embd // TINY.n_head)
+    cache = KVCache(TINY.n_layer)
+    idx = torch.randint(2, TINY.vocab_size, (3, 4))
+    model(idx, cache=cache)
+    assert cache.length == 4
+    assert [k.shape for k in cache.k] == [(3, TINY.n_head, 4, TINY.n_embd // TINY.n_head)] * TINY.n_layer
+    model(idx[:, :1], torch.ones(3, 5, dtype=torch.long), cache)
+    assert cache.length == 5 and cache.v[-1].shape[2] == 5
+    cache.repeat_interleave(2)
+    assert cache.k[0].shape[0] == 6 and torch.equal(cache.k[0][0], cache.k[0][1])
+
+
+@pytest.mark.parametrize("max_len", [None, 6, 9])
+def test_cached_forward_equals_full_forward(max_len):
+    """Both cache kinds (in-place buffers, growing by concatenation) give the full forward's logits."""
+    model = tiny_model()
+    idx = torch.randint(2, TINY.vocab_size, (2, 6))
+    full = model(idx)
+    cache = KVCache(TINY.n_layer, max_len)
+    first = model(idx[:, :4], cache=cache)
+    rest = [model(idx[:, t:t + 1], torch.ones(2, t + 1, dtype=torch.long), cache) for t in (4, 5)]
+    torch.testing.assert_close(torch.cat([first, *rest], dim=1), full, rtol=1e-5, atol=1e-5)
+
+
+@settings(max_examples=15, deadline=None)
+@given(pad=st.integers(0, 5), length=st.integers(1, 8))
+def test_left_padding_leaves_logits_unchanged(pad, length):
+    """Positions count real tokens and pads are never attended: a padded prompt's logits equal the
+    unpadded ones."""
+    model = tiny_model()
+    idx = torch.randint(2, TINY.vocab_size, (1, length), generator=torch.Generator().manual_seed(length))
+    padded = torch.cat([torch.full((1, pad), PAD), idx], dim=1)
+    mask = torch.cat([torch.zeros(1, pad, dtype=torch.long), torch.ones(1, length, dtype=torch.long)], dim=1)
+    torch.testing.assert_close(model(padded, mask)[:, pad:], model(idx), rtol=1e-5, atol=1e-5)
+
+
+def test_attention_mask_never_has_an_empty_row():
+    mask = torch.tensor([[0, 0, 1, 1], [1, 1, 1, 1]])
+    m = attention_mask_4d(mask, 4)  # (B, 1, T, S)
+    assert m.shape == (2, 1, 4, 4)
+    assert bool(m.any(dim=-1).all())
+    assert not bool(m[0, 0, 3, 0]) and not bool(m[0, 0, 3, 1])  # real tokens never see pads
+    assert not bool(m[1, 0, 0, 1])  # causal
+
+
+def test_sequence_longer_than_block_size_is_rejected():
+    with pytest.raises(ValueError, match="block_size"):
+        tiny_model()(torch.zeros(1, TINY.block_size + 1, dtype=torch.long))
+
+
+@pytest.mark.parametrize(("field", "value"), [("n_layer", 0), ("n_embd", 15), ("dropout", 1.0), ("vocab_size", 0)])
+def test_gpt_config_rejects_bad_values(field, value):
+    with pytest.raises(ValueError, match=field if field != "n_embd" else "multiple"):
+        GPTConfig(**{field: value})
+
+
+def test_preset_sizes():
+    """CPU preset about 1M parameters, GPU preset 10-25M (built on the meta device: no memory)."""
+    with torch.device("meta"):
+        cpu = GPT(preset("cpu").warm_start.model).num_params()
+        gpu = GPT(preset("gpu").warm_start.model).num_params()
+    assert 0.7e6 <= cpu <= 1.3e6
+    assert 10e6 <= gpu <= 25e6
+
+
+@settings(max_examples=40)
+@given(text=st.text(alphabet=ALPHABET, max_size=20))
+def test_tokenizer_round_trip(text):
+    tok = CharTokenizer()
+    assert tok.decode(tok.encode(text)) == text
+    assert tok.decode([*tok.encode(text), EOS, *tok.encode("12")]) == text
+
+
+def test_tokenizer_pad_left_and_errors():
+    tok = CharTokenizer()
+    ids, mask = tok.pad_left(["12+3=", "1>"])
+    assert ids.shape == mask.shape == (2, 5)
+    assert mask[1].tolist() == [0, 0, 0, 1, 1]
+    assert ids[1, :3].tolist() == [PAD] * 3
+    assert tok.decode([tok.encode("1")[0], PAD]) == "1_"  # a PAD inside a completion never verifies
+    with pytest.raises(ValueError, match="outside alphabet"):
+        tok.encode("1a")
+    with pytest.raises(ValueError, match="repeat"):
+        CharTokenizer("11")
+
+
+def test_device_helpers():
+    assert pick_device("cpu").type == "cpu"
+    assert pick_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="device='tpu'"):
+        pick_device("tpu")
+    before = torch.get_num_threads()
+    try:
+        assert set_threads(1) == 1 and torch.get_num_threads() == 1
+        assert set_threads(0) >= 1
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ValueError, match="threads=-1"):
+        set_threads(-1)
+    with autocast(torch.device("cpu")):
+        assert torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype == torch.float32  # fp32 on CPU
