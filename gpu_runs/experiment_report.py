@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import t as student_t
 
+from theory import statistics
 from theory.evidence import Evidence, atomic_path, atomic_write_json, atomic_write_text
 
 TT_SCORE_RATIO = 0.976
@@ -39,22 +40,19 @@ TT-9 holds here when IR's lower 95% bound reaches it."""
 SMALL_DIFFERENCE = 0.90
 """TT's Table-4 'small differences' read as: G at fixed P keeps >= 90% of 16-GRPO's improvement
 (lower 95% bound)."""
-LEVEL = 0.95
+LEVEL = statistics.LEVEL
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f")
 
 
 # --- statistics ------------------------------------------------------------------------------------------
 
 def mean_ci(values: ArrayLike, level: float = LEVEL) -> tuple[float, float]:
-    """(mean, half width t_{(1+level)/2, n-1} s / sqrt(n)); half width 0 for one value."""
+    """:func:`theory.statistics.mean_ci` of per-seed values, which here must all be finite: (mean, half width)."""
     x = np.asarray(values, dtype=np.float64).ravel()
     if x.size == 0 or not np.all(np.isfinite(x)):
         raise ValueError(f"values={x!r} must be a non-empty array of finite numbers")
-    if not 0 < level < 1:
-        raise ValueError(f"level={level!r} must lie in (0, 1)")
-    if x.size == 1:
-        return float(x[0]), 0.0
-    return float(x.mean()), float(student_t.ppf((1 + level) / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    mean, half = statistics.mean_ci(x, level=level)
+    return float(mean), float(half)
 
 
 def fieller_interval(numerator: ArrayLike, denominator: ArrayLike,

@@ -27,19 +27,18 @@ prefills), rollouts trained on and updates, from which :class:`ComputeModel` pri
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import log_softmax
-from scipy.stats import t as student_t
 from tqdm.auto import tqdm
 
 from simulations.engine import UpdateRule, rule_advantages
 from simulations.environments import Environment, LogLinearPolicy, SoftmaxBandit
 from theory.advantages import silent_groups
+from theory.statistics import mean_ci
 from theory.validation import check_choice, check_finite_array, check_group_size
 
 SCHEDULES = ("uniform", "epochs")
@@ -469,18 +468,6 @@ class MeanCI:
             return float(x) if math.isfinite(x) else None
 
         return {"mean": clean(self.mean), "ci95": clean(self.half_width), "n": self.n}
-
-
-def mean_ci(values: ArrayLike, axis: int = 0) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Mean over ``axis`` (NaN ignored) and the half width t_{0.975, n-1} sd / sqrt(n) of its 95% interval."""
-    x = np.asarray(values, dtype=np.float64)
-    n = np.sum(np.isfinite(x), axis=axis)
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN, as documented
-        mean = np.nanmean(x, axis=axis)
-        sd = np.nanstd(x, axis=axis, ddof=1) if x.shape[axis] > 1 else np.zeros_like(mean)
-        half = np.where(n > 1, student_t.ppf(0.975, np.maximum(n - 1, 1)) * sd / np.sqrt(np.maximum(n, 1)), 0.0)
-    return mean, half
 
 
 def summary(values: ArrayLike) -> MeanCI:

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from simulations.training import mean_ci
 from theory.evidence import BUDGETS, atomic_write_json
+from theory.statistics import mean_ci
 from theory.validation import check_choice
 
 PRODUCER = "sim-training"

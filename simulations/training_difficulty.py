@@ -30,10 +30,11 @@ from tqdm.auto import tqdm
 from simulations.engine import UpdateRule
 from simulations.environments import make_environment
 from simulations.plotting import band, color, error_points, finish, new_figure, save_figure
-from simulations.training import PolicyBatch, check_count, group_update, mean_ci, sample_outcomes, summary
+from simulations.training import PolicyBatch, check_count, group_update, sample_outcomes, summary
 from simulations.training_common import StudyContext, fmt_ci
 from theory.evidence import Evidence
 from theory.expectations import gradient_scale
+from theory.statistics import mean_ci
 
 CLAIM = "DR-1"
 ARMS = (("GRPO G=16", 16, UpdateRule("grpo")), ("Dr. GRPO G=16", 16, UpdateRule("dr_grpo")),

@@ -31,9 +31,10 @@ import numpy as np
 
 from simulations.environments import make_environment
 from simulations.plotting import band, color, error_points, finish, new_figure, save_figure
-from simulations.training import ComputeModel, PolicyBatch, TrainConfig, TrainCurves, mean_ci, ratio_interval, train
+from simulations.training import ComputeModel, PolicyBatch, TrainConfig, TrainCurves, ratio_interval, train
 from simulations.training_common import StudyContext, curve_summary, fmt_ci
 from theory.evidence import Evidence
+from theory.statistics import mean_ci
 
 CLAIM = "TT-9"
 GROUP_SIZES = (2, 4, 8, 16)
