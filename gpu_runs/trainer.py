@@ -189,7 +189,7 @@ def train(config: TrainConfig, run_dir: Path, cache_dir: Path, *, progress: bool
     policy = copy.deepcopy(start_model).train()
     needs_reference = config.beta > 0 or config.estimator == "grpovi" or config.track_kl
     reference = start_model.requires_grad_(False) if needs_reference else None
-    optimizer = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=0.0, fused=True)  # one kernel
     generator = torch.Generator(device=device).manual_seed(config.seed)
     stream = PromptStream(len(train_set), config.seed)
     skip_zero = config.skip_silent and config.beta == 0

@@ -11,6 +11,7 @@ import html
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -36,8 +37,22 @@ PACKAGES = ("numpy", "scipy", "sympy", "torch", "matplotlib", "hypothesis", "trl
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def source_commit() -> str | None:
+    """The git commit of the code that runs, with ``+dirty`` when it differs from that commit; None
+    outside a git checkout (an installed wheel)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, check=True,
+                              timeout=10).stdout.strip()
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
 def run_metadata(ctx: RunContext, command: str) -> dict[str, Any]:
-    """Versions, machine, device, seed and budget of this run."""
+    """Versions, machine, device, seed, budget and source commit of this run."""
     versions = {}
     for name in PACKAGES:
         try:
@@ -52,6 +67,7 @@ def run_metadata(ctx: RunContext, command: str) -> dict[str, Any]:
         device = f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
     return {
         "command": command,
+        "commit": source_commit(),
         "budget": ctx.budget,
         "seed": ctx.seed,
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -116,7 +132,7 @@ def render_markdown(rows: list[dict[str, Any]], evidence: Sequence[Evidence], me
     out = ["# grpo-verify claims report", "",
            f"Command: `{meta['command']}`  ",
            f"Budget `{meta['budget']}`, seed {meta['seed']}, {meta['date_utc']}, device: {meta['device']}, "
-           f"Python {meta['python']} on {meta['platform']}.", "",
+           f"Python {meta['python']} on {meta['platform']}, code at commit `{meta.get('commit')}`.", "",
            "Every verdict below was computed in this run from the checks listed with it.", "",
            "## Claims", "",
            _md_table(["id", "claim", *METHODS, "overall"],
@@ -186,7 +202,8 @@ def render_html(rows: list[dict[str, Any]], evidence: Sequence[Evidence], meta: 
              "<script async src='https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js'></script></head><body>",
              "<h1>grpo-verify claims report</h1>",
              f"<p>Command: <code>{esc(meta['command'])}</code><br>Budget {esc(meta['budget'])}, seed {meta['seed']}, "
-             f"{esc(meta['date_utc'])}, device: {esc(meta['device'])}</p>",
+             f"{esc(meta['date_utc'])}, device: {esc(meta['device'])}, code at commit "
+             f"<code>{esc(str(meta.get('commit')))}</code></p>",
              "<h2>Claims</h2>",
              _html_table(["id", "claim", *METHODS, "overall"],
                          [[r["id"], r["title"], *[r[m] for m in METHODS], r["overall"]] for r in rows]),

@@ -29,9 +29,13 @@ def test_forward_shapes():
 
 def test_kv_cache_shapes_and_length():
     model = tiny_model()
-    buffers = KVCache(TINY.n_layer, max_len=10)
+    buffers = KVCache(TINY.n_layer, max_len=10)  # width rounded up to a multiple of KV_WIDTH = 16
     model(torch.randint(2, TINY.vocab_size, (3, 4)), cache=buffers)
-    assert buffers.length == 4 and buffers.k[0].shape == (3, TINY.n_head, 10, TINY.n_embd // TINY.n_head)
+    assert buffers.length == 4 and buffers.k[0].shape == (3, TINY.n_head, 16, TINY.n_embd // TINY.n_head)
+    assert KVCache(1, max_len=16).width == 16 and KVCache(1, max_len=17).width == 32
+    buffers.repeat_interleave(2)
+    assert buffers.k[0].shape[0] == 6 and torch.equal(buffers.k[0][2], buffers.k[0][3])
+    assert not bool(buffers.v[1][:, :, 4:].any())  # unwritten columns stay zero
     cache = KVCache(TINY.n_layer)
     idx = torch.randint(2, TINY.vocab_size, (3, 4))
     model(idx, cache=cache)
@@ -67,6 +71,23 @@ def test_left_padding_leaves_logits_unchanged(pad, length):
     torch.testing.assert_close(model(padded, mask)[:, pad:], model(idx), rtol=1e-5, atol=1e-5)
 
 
+@settings(max_examples=15, deadline=None)
+@given(lengths=st.lists(st.integers(1, 6), min_size=2, max_size=4))
+def test_right_padded_rows_equal_rows_alone_and_pads_cost_nothing(lengths):
+    """Rows of different lengths, right-padded: each real token's logits equal those of its row run
+    alone, and a pad position's logits are exactly 0 (it is never computed)."""
+    model = tiny_model()
+    gen = torch.Generator().manual_seed(sum(lengths))
+    rows = [torch.randint(2, TINY.vocab_size, (n,), generator=gen) for n in lengths]
+    T = max(lengths)
+    idx = torch.stack([torch.cat([r, torch.full((T - r.numel(),), PAD)]) for r in rows])
+    mask = torch.stack([torch.arange(T) < r.numel() for r in rows]).long()
+    logits = model(idx, mask)
+    for i, r in enumerate(rows):
+        torch.testing.assert_close(logits[i, :r.numel()], model(r[None])[0], rtol=1e-5, atol=1e-5)
+        assert not bool(logits[i, r.numel():].any())
+
+
 def test_attention_mask_never_has_an_empty_row():
     mask = torch.tensor([[0, 0, 1, 1], [1, 1, 1, 1]])
     m = attention_mask_4d(mask, 4)  # (B, 1, T, S)
@@ -74,6 +95,9 @@ def test_attention_mask_never_has_an_empty_row():
     assert bool(m.any(dim=-1).all())
     assert not bool(m[0, 0, 3, 0]) and not bool(m[0, 0, 3, 1])  # real tokens never see pads
     assert not bool(m[1, 0, 0, 1])  # causal
+    wide = attention_mask_4d(mask[:, :3], 1, width=8)  # a query at position 2 of an 8-wide buffer
+    assert wide.shape == (2, 1, 1, 8) and not bool(wide[..., 3:].any())  # unwritten columns are never seen
+    assert torch.equal(wide[..., :3], attention_mask_4d(mask[:, :3], 1))
 
 
 def test_sequence_longer_than_block_size_is_rejected():

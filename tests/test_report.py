@@ -99,6 +99,9 @@ def test_report_is_written_with_unchecked_claims_and_errors(tmp_path: Path) -> N
     markdown = (tmp_path / "report.md").read_text()
     assert "| TT-8 | Silent-group rate |" in markdown and "ZeroDivisionError" in markdown
     assert payload["meta"]["packages"]["numpy"]
+    commit = payload["meta"]["commit"]  # None only outside a git checkout
+    assert commit is None or re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", commit)
+    assert f"commit `{commit}`" in markdown
     assert [t["producer"] for t in payload["producers"]] == ["crash", "ok"]
 
 

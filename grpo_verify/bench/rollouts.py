@@ -3,7 +3,7 @@ side on the ``cpu`` preset's model, and the rollout / update share of a GRPO ste
 
 The model is randomly initialised, so (almost) no completion stops before ``max_new_tokens``: both
 samplers generate the same number of tokens, from the same seed, and are checked to return the
-same tokens. torch is imported inside the functions, after ``gpu_runs`` (whose import sets
+same tokens. torch is imported inside the functions, after ``gpu_runs`` (whose import may set
 OMP_WAIT_POLICY).
 """
 

@@ -14,7 +14,8 @@ group silent, so both do the full update and only the engineering differs (KV ca
 prefill per group, one prompt forward per group in the update, less overhead). The target is
 judged on the ``format`` run.
 
-torch is imported inside the functions, after ``gpu_runs`` (whose import sets OMP_WAIT_POLICY).
+torch is imported inside the functions, after ``gpu_runs`` (whose import may set OMP_WAIT_POLICY); both
+trainers run in one process, so under the same OpenMP wait policy, which the report names.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def run_trl(steps: int, reward: str, workdir: Path) -> tuple[list[float], int]:
 def run(quick: bool = False) -> BenchReport:
     from gpu_runs.device import set_threads
 
-    steps = 4 if quick else 8
+    steps = 4 if quick else 12
     set_threads(THREADS)
     load = os.getloadavg()[0]
     rows, ratios, notes = [], {}, []
@@ -146,6 +147,7 @@ def run(quick: bool = False) -> BenchReport:
         notes=(*notes,
                f"median of {steps - 1} steps after a warm-up step; ours excludes evaluation; TRL runs without "
                "gradient checkpointing (its default recomputes the forward)",
-               f"load average {load:.1f} on {os.cpu_count()} cores at the start: timings on a shared machine "
-               "are noisy, and two threads on a busy machine wait for each other"),
+               f"load average {load:.1f} on {os.cpu_count()} cores at the start, OMP_WAIT_POLICY="
+               f"{os.environ.get('OMP_WAIT_POLICY', 'unset (spin, then sleep)')}: timings on a shared machine are "
+               "noisy, and two threads on a busy machine wait for each other"),
     )
