@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from grpo_verify.bench import BenchReport
+from grpo_verify.commands.common import command_line
 from grpo_verify.report import run_metadata
 from theory.evidence import RunContext, atomic_write_json
 
@@ -37,10 +38,10 @@ def format_report(report: BenchReport) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    meta = run_metadata(RunContext(budget="smoke", out_dir=Path(".")), command_line())  # before: the code that runs
     report: BenchReport = importlib.import_module(BENCHMARKS[args.name]).run(quick=args.quick)
     print(format_report(report))
     if args.json:
-        meta = run_metadata(RunContext(budget="smoke", out_dir=args.json.parent), f"grpo-verify bench {args.name}")
         atomic_write_json(args.json, {"meta": meta, "title": report.title, "rows": report.rows,
                                       "targets": report.targets, "notes": list(report.notes)})
         print(json.dumps({"written": str(args.json)}))

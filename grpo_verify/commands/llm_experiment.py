@@ -59,9 +59,9 @@ def run(args: argparse.Namespace) -> int:
                             threads=args.threads, device=args.device)
     out = args.out or default_out(args.preset, args.budget, args.model)
     command = command_line()
+    meta = run_metadata(RunContext(args.budget, out, args.seed), command)  # before the run: the code that runs
     results = run_experiment(exp, out, args.cache_dir, seed=args.seed, progress=not args.quiet)
     evidence = write_report(exp, results, out, command=command)
-    meta = run_metadata(RunContext(args.budget, out, args.seed), command)
     atomic_write_json(out / "evidence.json", {"meta": meta, "evidence": [e.to_json() for e in evidence]})
     print((out / "ratio_table.md").read_text())
     for e in evidence:

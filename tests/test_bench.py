@@ -1,0 +1,38 @@
+"""The LLM benchmarks run end to end in their quick form and measure what they say (issue 7). Their
+timings are never asserted: only what a run must get right whatever the machine's speed.
+
+``bench step`` needs trl (the ``peers`` extra): it skips without it outside CI and fails in CI, as
+the TRL cross-check does.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import pytest
+
+from grpo_verify.bench import rollouts, step
+
+
+def test_rollouts_bench_samples_the_same_tokens_with_and_without_the_cache() -> None:
+    report = rollouts.run(quick=True)
+    assert {row["sampler"] for row in report.rows} == {"KV cache (prefill once per group)", "recompute the prefix"}
+    assert all(row["same tokens"] is True for row in report.rows)
+    assert all(float(row["tokens/s"]) > 0 for row in report.rows)
+    assert len(report.targets) == 2 and any("rollout" in note and "update" in note for note in report.notes)
+
+
+def test_step_bench_compares_same_sized_models_on_both_rewards() -> None:
+    if importlib.util.find_spec("trl") is None:
+        if "CI" in os.environ:
+            pytest.fail("CI is set: the step benchmark must run; install the extra: pip install -e .[peers]")
+        pytest.skip("trl is not installed (pip install -e .[peers])")
+    report = step.run(quick=True)
+    assert [(row["reward"], row["trainer"].split()[0]) for row in report.rows] == [
+        ("format", "grpo-verify"), ("format", "TRL"), ("partial", "grpo-verify"), ("partial", "TRL")]
+    ours, trl = report.rows[0]["params"], report.rows[1]["params"]
+    assert abs(ours - trl) / trl < 0.01  # the comparison is between models of one size
+    assert all(float(row["s/step"]) > 0 for row in report.rows)
+    assert list(report.targets) == [">= 3x TRL's completions per second (format reward)"]
+    assert any(note.startswith("format:") and "silent" in note for note in report.notes)
