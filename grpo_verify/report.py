@@ -38,14 +38,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def source_commit() -> str | None:
-    """The git commit of the code that runs, with ``+dirty`` when it differs from that commit; None
-    outside a git checkout (an installed wheel)."""
+    """The git commit of the code that runs, with ``+dirty`` when a tracked file outside
+    ``results/`` (where runs write) differs from that commit; None outside a git checkout."""
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, check=True,
                               timeout=10).stdout.strip()
     try:
         commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"))
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("+dirty" if dirty else "")
