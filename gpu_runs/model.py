@@ -21,23 +21,28 @@ from torch import nn
 
 from gpu_runs.config import GPTConfig
 
-KV_WIDTH = 16  # sampling buffers' width is a multiple of this
+KV_WIDTH = 16  # attention reads keys in widths that are a multiple of this
+
+
+def key_width(length: int) -> int:
+    """``length`` keys rounded up to a multiple of ``KV_WIDTH``: CPU kernels for batched small
+    matmuls, softmax and fused attention are 1.5-10x faster at such widths than at odd ones
+    (measured on this project's machines); the extra keys are zeros that attention never sees."""
+    return -(-length // KV_WIDTH) * KV_WIDTH
 
 
 class KVCache:
     """Keys and values of every layer for a batch of sequences, extended left to right; ``length``
     tokens are stored.
 
-    With ``max_len`` (sampling, no gradient) they are written in place into zeroed buffers whose
-    width is ``max_len`` rounded up to a multiple of ``KV_WIDTH``, and attention reads the whole
-    buffer, its unwritten columns masked: CPU kernels for batched small matmuls and softmax are
-    2-10x faster at such widths than at odd ones (measured on this project's machines). Without
-    ``max_len`` they grow by concatenation, which autograd can flow through: the trainer runs one
-    prompt's forward once and shares its keys and values with the group.
+    With ``max_len`` (sampling, no gradient) they are written in place into zeroed buffers
+    ``key_width(max_len)`` wide, and attention reads the whole buffer, its unwritten columns
+    masked. Without ``max_len`` they grow by concatenation, which autograd can flow through: the
+    trainer runs one prompt's forward once and shares its keys and values with the group.
     """
 
     def __init__(self, n_layer: int, max_len: int | None = None):
-        self.width = None if max_len is None else -(-max_len // KV_WIDTH) * KV_WIDTH
+        self.width = None if max_len is None else key_width(max_len)
         self.k: list[torch.Tensor | None] = [None] * n_layer  # per layer (B, nh, width or S, hs)
         self.v: list[torch.Tensor | None] = [None] * n_layer
         self.length = 0
@@ -101,9 +106,11 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=False)
         self.dropout = config.dropout
 
-    def forward(self, x: torch.Tensor, layout: Layout, attn_mask: torch.Tensor, cache: KVCache | None,
+    def forward(self, x: torch.Tensor, layout: Layout, attn_bias: torch.Tensor, cache: KVCache | None,
                 layer: int) -> torch.Tensor:
-        """(n, C) packed tokens -> (n, C); attention itself runs on the (B, T) grid."""
+        """(n, C) packed tokens -> (n, C); attention itself runs on the (B, T) grid, over keys
+        ``attn_bias.size(-1)`` wide (a multiple of ``KV_WIDTH``; the bias is 0 where a key is seen,
+        -inf elsewhere)."""
         qkv = layout.unpack(self.c_attn(x))  # (B, T, 3C): q, k, v in one matmul, zeros at pads
         B, T, C3 = qkv.size()
         C = C3 // 3
@@ -113,11 +120,15 @@ class CausalSelfAttention(nn.Module):
         v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
         if cache is not None:
             k, v = cache.append(layer, k, v)  # (B, nh, S, hs), S = cached + T (or the buffer's width)
+        attn_bias = attn_bias.to(q.dtype)  # fused attention wants the query's dtype (bf16 under CUDA autocast)
+        pad = attn_bias.size(-1) - k.size(2)
+        if pad:  # zero keys and values up to the bias's width, where it is -inf: fast kernels, same result
+            k, v = F.pad(k, (0, 0, 0, pad)), F.pad(v, (0, 0, 0, pad))
         if T == 1 and not self.training:  # one query per row (sampling): plain matmuls beat the fused kernel's setup
-            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))  # (B, nh, 1, S)
-            y = att.masked_fill(~attn_mask, float("-inf")).softmax(dim=-1) @ v  # (B, nh, 1, hs)
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1))) + attn_bias  # (B, nh, 1, W)
+            y = att.softmax(dim=-1) @ v  # (B, nh, 1, hs)
         else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_bias,
                                                dropout_p=self.dropout if self.training else 0.0)  # (B, nh, T, hs)
         return self.c_proj(layout.pack(y.transpose(1, 2).reshape(B, T, C)))  # (n, C)
 
@@ -141,9 +152,9 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.n_embd)
         self.mlp = MLP(config)
 
-    def forward(self, x: torch.Tensor, layout: Layout, attn_mask: torch.Tensor, cache: KVCache | None,
+    def forward(self, x: torch.Tensor, layout: Layout, attn_bias: torch.Tensor, cache: KVCache | None,
                 layer: int) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), layout, attn_mask, cache, layer)  # pre-norm: the residual is never normalised
+        x = x + self.attn(self.ln_1(x), layout, attn_bias, cache, layer)  # pre-norm: the residual is never normalised
         return x + self.mlp(self.ln_2(x))
 
 
@@ -209,12 +220,14 @@ class GPT(nn.Module):
             attention_mask = torch.ones(B, S, dtype=torch.long, device=idx.device)
         if positions is None:
             positions = (attention_mask.long().cumsum(dim=1) - 1).clamp(min=0)[:, S - T:]  # (B, T)
-        mask = attention_mask_4d(attention_mask, T, cache.width if cache is not None else None)  # (B, 1, T, W)
+        width = cache.width if cache is not None and cache.width else key_width(S)
+        mask = attention_mask_4d(attention_mask, T, width)  # (B, 1, T, W)
+        bias = torch.zeros(mask.shape, device=idx.device).masked_fill_(~mask, float("-inf"))  # 0: seen, -inf: not
         real = attention_mask[:, S - T:].bool().reshape(-1)  # (B*T,) the query tokens
         layout = Layout(B, T, None if bool(real.all()) else real.nonzero().squeeze(1))
         x = self.drop(self.wte(layout.pack(idx)) + self.wpe(layout.pack(positions)))  # (n, C)
         for layer, block in enumerate(self.blocks):
-            x = block(x, layout, mask, cache, layer)
+            x = block(x, layout, bias, cache, layer)
         if cache is not None:
             cache.length = S
         return layout.unpack(self.lm_head(self.ln_f(x)))  # (B, T, vocab), 0 at pads
