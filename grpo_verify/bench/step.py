@@ -105,14 +105,14 @@ def run_trl(steps: int, reward: str, workdir: Path) -> tuple[list[float], int]:
         def on_step_end(self, args, state, control, **kwargs):
             times.append(time.perf_counter() - self.start)
 
-    args = GRPOConfig(output_dir=str(workdir / "trl"), use_cpu=True, bf16=False,
-                      per_device_train_batch_size=G * PROMPTS, gradient_accumulation_steps=1, num_generations=G,
-                      max_completion_length=NEW_TOKENS, gradient_checkpointing=False,
-                      max_steps=steps, learning_rate=1e-4, loss_type="grpo", beta=0.0, epsilon=0.2,
-                      epsilon_high=0.28, temperature=1.0, report_to="none", logging_steps=10_000,
-                      save_strategy="no", seed=0, dataloader_num_workers=0, disable_tqdm=True)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # transformers' deprecation notices about TRL's own options
         warnings.simplefilter("ignore")
+        args = GRPOConfig(output_dir=str(workdir / "trl"), use_cpu=True, bf16=False,
+                          per_device_train_batch_size=G * PROMPTS, gradient_accumulation_steps=1, num_generations=G,
+                          max_completion_length=NEW_TOKENS, gradient_checkpointing=False,
+                          max_steps=steps, learning_rate=1e-4, loss_type="grpo", beta=0.0, epsilon=0.2,
+                          epsilon_high=0.28, temperature=1.0, report_to="none", logging_steps=10_000,
+                          save_strategy="no", seed=0, dataloader_num_workers=0, disable_tqdm=True)
         trainer = GRPOTrainer(model=model, reward_funcs=reward_function, args=args, train_dataset=dataset,
                               processing_class=tokenizer, callbacks=[StepTimer()])
         trainer.train()
