@@ -8,6 +8,7 @@ Read in this order:
 - ``sampling``: batched sampling (left padding, EOS stopping, temperature, top-p, greedy) with the
   tokens' log-probs, and teacher-forced log-probs for training.
 - ``device``: CUDA with bf16 autocast when present, else fp32 CPU; thread count.
+- ``cores``: the cores this process may use and whether other work is on them (no torch).
 - ``evaluation``: rewards of sampled completions, per-prompt pass rates, held-out metrics.
 - ``warmstart``: the supervised start, cached by its config hash, with its measured pass-rate
   histogram.
@@ -17,18 +18,7 @@ Read in this order:
 
 import os
 
-
-def _cores_busy() -> bool:
-    """Whether the 1-minute load average reaches half the cores this process may use."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS and Windows have no affinity mask
-        cores = os.cpu_count() or 1
-    try:
-        return os.getloadavg()[0] >= cores / 2
-    except (AttributeError, OSError):  # no load average (Windows)
-        return False
-
+from gpu_runs.cores import cores_busy
 
 # OpenMP threads between two parallel regions first spin, then sleep (libgomp's default). The many
 # small ops of sampling a small model leave them short gaps, so spinning pays while the cores are
@@ -37,5 +27,5 @@ def _cores_busy() -> bool:
 # partners need: with one core busy the same work ran 2-2.6x slower than with passive waiting. So
 # waiting is passive when the machine is busy as this package is imported, unless the user set
 # OMP_WAIT_POLICY. It must be set before torch loads its OpenMP runtime, hence here.
-if _cores_busy():
+if cores_busy():
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

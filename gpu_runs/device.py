@@ -4,10 +4,11 @@ as this process may use."""
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 
 import torch
+
+from gpu_runs.cores import available_cores
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -19,14 +20,6 @@ def pick_device(name: str = "auto") -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' was asked for but torch.cuda.is_available() is False")
     return torch.device(name)
-
-
-def available_cores() -> int:
-    """CPU cores this process may run on (its affinity mask, not the machine's total)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS and Windows have no affinity mask
-        return os.cpu_count() or 1
 
 
 def set_threads(threads: int = 0) -> int:

@@ -161,8 +161,8 @@ def test_device_helpers():
 @pytest.mark.parametrize(("load", "busy"), [(0.4, False), (0.99, False), (1.0, True), (3.0, True)])
 def test_cores_count_as_busy_from_half_their_number(monkeypatch, load, busy):
     """gpu_runs waits passively (OMP_WAIT_POLICY) only when the 1-minute load reaches half the cores."""
-    import gpu_runs
+    from gpu_runs import cores
 
-    monkeypatch.setattr(gpu_runs.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    monkeypatch.setattr(gpu_runs.os, "getloadavg", lambda: (load, 0.0, 0.0))
-    assert gpu_runs._cores_busy() is busy
+    monkeypatch.setattr(cores.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(cores.os, "getloadavg", lambda: (load, 0.0, 0.0))
+    assert cores.cores_busy() is busy
