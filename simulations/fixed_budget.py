@@ -208,24 +208,27 @@ def _nan(v: float | None) -> float:
     return math.nan if v is None else float(v)
 
 
+def _mc_and_exact(ax: Any, rows: list[dict[str, Any]], env_name: str, dist: str, B: int, b: int, name: str,
+                  scale: float, label: str) -> None:
+    """``name`` against G, times ``scale``: the Monte Carlo band, and the exact values dotted where known."""
+    G, y, hw = _series(rows, env_name, dist, B, name, "mc")
+    band(ax, G, np.multiply(y, scale), np.multiply(hw, scale), label=label, c=color(b))
+    Gx, ye, _ = _series(rows, env_name, dist, B, name, "exact")
+    if Gx:
+        ax.plot(Gx, np.multiply(ye, scale), "k:", linewidth=1, label="exact" if b == 0 else None)
+
+
 def _plot_variance_snr(rows: list[dict[str, Any]], env_name: str, distributions: tuple[str, ...], out_dir: Path,
                        trials: int) -> Path:
     fig, axes = new_figure(2, len(distributions), f"TT-6 at a fixed budget B = Q G: {env_name} ({RULE.label})")
     for col, dist in enumerate(distributions):
         for b, B in enumerate(BUDGETS):
-            G, y, hw = _series(rows, env_name, dist, B, "trace_cov", "mc")
-            band(axes[0, col], G, np.multiply(y, B), np.multiply(hw, B), label=f"B = {B}: B tr Cov g (MC)", c=color(b))
-            Gx, ye, _ = _series(rows, env_name, dist, B, "trace_cov", "exact")
-            if Gx:
-                axes[0, col].plot(Gx, np.multiply(ye, B), "k:", linewidth=1, label="exact" if b == 0 else None)
+            series = (env_name, dist, B, b)
+            _mc_and_exact(axes[0, col], rows, *series, "trace_cov", B, f"B = {B}: B tr Cov g (MC)")
             G, yv, _ = _series(rows, env_name, dist, B, "rollout_variance", "mc")
             axes[0, col].plot(G, yv, color=color(b), linestyle="--", linewidth=1,
                               label=f"B = {B}: paper Var(g_1)" if col == 0 else None)
-            G, ys, hs = _series(rows, env_name, dist, B, "snr", "mc")
-            band(axes[1, col], G, ys, hs, label=f"B = {B} (MC)", c=color(b))
-            Gx, ye, _ = _series(rows, env_name, dist, B, "snr", "exact")
-            if Gx:
-                axes[1, col].plot(Gx, ye, "k:", linewidth=1, label="exact" if b == 0 else None)
+            _mc_and_exact(axes[1, col], rows, *series, "snr", 1, f"B = {B} (MC)")
         for row, (ylabel, title) in enumerate((("B · tr Cov g", "variance × B"), ("||E g||² / tr Cov g", "SNR"))):
             ax = axes[row, col]
             ax.set_yscale("log")
