@@ -66,9 +66,11 @@ class HFCharPolicy(nn.Module):
         return sum(p.numel() for p in self.lm.parameters())
 
     def forward(self, idx: torch.Tensor, attention_mask: torch.Tensor | None = None, cache: Any = None,
-                positions: torch.Tensor | None = None) -> torch.Tensor:
+                positions: torch.Tensor | None = None, attn_bias: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B, T, V_char) for character tokens ``idx`` (B, T); ``attention_mask`` (B, S) covers
-        the cached tokens too; a cache holds the history (``hf_ids``) instead of keys and values."""
+        the cached tokens too; a cache holds the history (``hf_ids``) instead of keys and values.
+        Positions and the attention bias are derived from ``attention_mask`` (``positions`` and
+        ``attn_bias``, which :class:`gpu_runs.model.GPT` may take from the sampler, say the same)."""
         B, T = idx.shape
         ids = idx
         if cache is not None:
@@ -78,7 +80,7 @@ class HFCharPolicy(nn.Module):
                     history = history.repeat_interleave(B // history.size(0), dim=0)
                 ids = torch.cat([history, idx], dim=1)
             cache.hf_ids = ids
-            cache.length = ids.size(1)
+            cache.advance(ids.size(1))
         mask = torch.ones_like(ids) if attention_mask is None else attention_mask.long()
         position_ids = (mask.cumsum(dim=1) - 1).clamp(min=0)  # real tokens only, as gpu_runs.model
         logits = self.lm(input_ids=self.token_map[ids], attention_mask=mask, position_ids=position_ids).logits

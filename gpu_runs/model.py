@@ -38,7 +38,8 @@ class KVCache:
     With ``max_len`` (sampling, no gradient) they are written in place into zeroed buffers
     ``key_width(max_len)`` wide, and attention reads the whole buffer, its unwritten columns
     masked. Without ``max_len`` they grow by concatenation, which autograd can flow through: the
-    trainer runs one prompt's forward once and shares its keys and values with the group.
+    trainer runs one prompt's forward once and shares its keys and values with the group, and
+    the group's copies are made by the concatenation itself (``repeats`` rows per stored row).
     """
 
     def __init__(self, n_layer: int, max_len: int | None = None):
@@ -46,33 +47,75 @@ class KVCache:
         self.k: list[torch.Tensor | None] = [None] * n_layer  # per layer (B, nh, width or S, hs)
         self.v: list[torch.Tensor | None] = [None] * n_layer
         self.length = 0
+        self.repeats = 1  # growing cache: each stored row stands for this many rows in a row
 
-    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Store (B, nh, T, hs) keys/values after the cached ones; return the keys and values
-        attention reads: (B, nh, S, hs), S = cached + T, or the whole (B, nh, width, hs) buffers."""
-        cached_k, cached_v = self.k[layer], self.v[layer]
+    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store (B, nh, T, hs) keys/values after the cached ones; return the (B, nh, width, hs) keys
+        and values attention reads: the cached + T stored ones, then zeros (``width`` is the
+        buffer's width with ``max_len``, else any width >= cached + T)."""
         if self.width is None:
-            if cached_k is not None and cached_v is not None:
-                k, v = torch.cat([cached_k, k], dim=2), torch.cat([cached_v, v], dim=2)
-            self.k[layer], self.v[layer] = k, v
+            end = self.length + k.size(2)
+            k, v = self._joined(self.k[layer], k, width), self._joined(self.v[layer], v, width)
+            self.k[layer], self.v[layer] = k[:, :, :end], v[:, :, :end]
             return k, v
-        if cached_k is None or cached_v is None:  # allocated by the first write, in its dtype (bf16 under autocast)
-            B, nh, _, hs = k.shape
-            cached_k, cached_v = k.new_zeros(B, nh, self.width, hs), v.new_zeros(B, nh, self.width, hs)
-            self.k[layer], self.v[layer] = cached_k, cached_v
+        cached_k, cached_v = self._buffers(layer, k.size(0), k)
         end = self.length + k.size(2)
         cached_k[:, :, self.length:end] = k
         cached_v[:, :, self.length:end] = v
         return cached_k, cached_v
 
+    def write_token(self, layer: int, k: torch.Tensor, v: torch.Tensor, rows: torch.Tensor | None,
+                    batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """In-place buffers: store one token's (n, nh, hs) keys/values at column ``length`` of rows
+        ``rows`` (n of the ``batch`` rows; all of them when None; the others keep zeros); return
+        the (batch, nh, width, hs) buffers."""
+        cached_k, cached_v = self._buffers(layer, batch, k)
+        if rows is None:
+            cached_k[:, :, self.length] = k
+            cached_v[:, :, self.length] = v
+        else:
+            cached_k[:, :, self.length].index_copy_(0, rows, k)
+            cached_v[:, :, self.length].index_copy_(0, rows, v)
+        return cached_k, cached_v
+
+    def _buffers(self, layer: int, B: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The layer's in-place buffers, allocated by the first write as zeros (B, nh, width, hs), nh
+        and hs and the dtype (bf16 under autocast) those of the keys ``like`` (..., nh, [T,] hs)."""
+        cached_k, cached_v = self.k[layer], self.v[layer]
+        if cached_k is None or cached_v is None:
+            nh, hs = like.size(1), like.size(-1)
+            assert self.width is not None
+            cached_k, cached_v = like.new_zeros(B, nh, self.width, hs), like.new_zeros(B, nh, self.width, hs)
+            self.k[layer], self.v[layer] = cached_k, cached_v
+        return cached_k, cached_v
+
+    def _joined(self, cached: torch.Tensor | None, new: torch.Tensor, width: int) -> torch.Tensor:
+        """[cached (each row ``repeats`` times), new, zeros] along the keys, (B, nh, width, hs), in one
+        copy: the repeated rows are a broadcast view that the concatenation reads."""
+        B, nh, T, hs = new.shape
+        rows = (B // self.repeats, self.repeats, nh)
+        parts = [] if cached is None else [cached[:, None].expand(*rows, cached.size(2), hs)]
+        parts.append(new.view(*rows, T, hs))
+        if width > self.length + T:
+            parts.append(new.new_zeros(*rows, width - self.length - T, hs))
+        return new if len(parts) == 1 else torch.cat(parts, dim=3).view(B, nh, width, hs)
+
     def repeat_interleave(self, repeats: int) -> None:
-        """Each sequence becomes ``repeats`` copies in a row (one prompt's prefill shared by its group)."""
+        """Each sequence becomes ``repeats`` copies in a row (one prompt's prefill shared by its group);
+        a growing cache makes the copies at its next append."""
+        if self.width is None:
+            self.repeats *= repeats
+            return
         self.k = [self._repeat(k, repeats) for k in self.k]
         self.v = [self._repeat(v, repeats) for v in self.v]
 
+    def advance(self, length: int) -> None:
+        """Every layer has stored its keys: ``length`` tokens, one stored row per sequence."""
+        self.length, self.repeats = length, 1
+
     def _repeat(self, x: torch.Tensor | None, repeats: int) -> torch.Tensor | None:
-        if x is None or self.width is None:
-            return None if x is None else x.repeat_interleave(repeats, dim=0)
+        if x is None:
+            return None
         B, nh, width, hs = x.shape
         out = x.new_zeros(B, repeats, nh, width, hs)
         out[:, :, :, :self.length] = x[:, None, :, :self.length]  # only the written columns are copied
@@ -111,26 +154,39 @@ class CausalSelfAttention(nn.Module):
         """(n, C) packed tokens -> (n, C); attention itself runs on the (B, T) grid, over keys
         ``attn_bias.size(-1)`` wide (a multiple of ``KV_WIDTH``; the bias is 0 where a key is seen,
         -inf elsewhere)."""
-        qkv = layout.unpack(self.c_attn(x))  # (B, T, 3C): q, k, v in one matmul, zeros at pads
+        qkv = self.c_attn(x)  # (n, 3C): q, k, v in one matmul
+        if layout.T == 1 and cache is not None and cache.width is not None:
+            return self.c_proj(self._decode(qkv, layout, attn_bias, cache, layer))
+        qkv = layout.unpack(qkv)  # (B, T, 3C), zeros at pads
         B, T, C3 = qkv.size()
         C = C3 // 3
         q, k, v = qkv.split(C, dim=2)
         q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
         k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
         v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, T, hs)
-        if cache is not None:
-            k, v = cache.append(layer, k, v)  # (B, nh, S, hs), S = cached + T (or the buffer's width)
         attn_bias = attn_bias.to(q.dtype)  # fused attention wants the query's dtype (bf16 under CUDA autocast)
-        pad = attn_bias.size(-1) - k.size(2)
-        if pad:  # zero keys and values up to the bias's width, where it is -inf: fast kernels, same result
-            k, v = F.pad(k, (0, 0, 0, pad)), F.pad(v, (0, 0, 0, pad))
-        if T == 1 and not self.training:  # one query per row (sampling): plain matmuls beat the fused kernel's setup
-            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1))) + attn_bias  # (B, nh, 1, W)
-            y = att.softmax(dim=-1) @ v  # (B, nh, 1, hs)
-        else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_bias,
-                                               dropout_p=self.dropout if self.training else 0.0)  # (B, nh, T, hs)
+        W = attn_bias.size(-1)  # keys are zero up to the bias's width, where it is -inf: fast kernels, same result
+        if cache is not None:
+            k, v = cache.append(layer, k, v, W)  # (B, nh, W, hs): cached, then these T, then zeros
+        elif W > T:
+            k, v = F.pad(k, (0, 0, 0, W - T)), F.pad(v, (0, 0, 0, W - T))
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_bias,
+                                           dropout_p=self.dropout if self.training else 0.0)  # (B, nh, T, hs)
         return self.c_proj(layout.pack(y.transpose(1, 2).reshape(B, T, C)))  # (n, C)
+
+    def _decode(self, qkv: torch.Tensor, layout: Layout, attn_bias: torch.Tensor, cache: KVCache,
+                layer: int) -> torch.Tensor:
+        """Sampling, one new token per row: (n, 3C) -> (n, C). The n real tokens' keys and values go
+        straight into their rows of the cache; only the queries are laid out on the (B,) grid. With
+        one query per row, plain matmuls beat the fused kernel's setup."""
+        n, C = qkv.size(0), qkv.size(1) // 3
+        nh, hs = self.n_head, C // self.n_head
+        q, k, v = qkv.split(C, dim=1)
+        keys, values = cache.write_token(layer, k.view(n, nh, hs), v.view(n, nh, hs), layout.index, layout.B)
+        q = layout.unpack(q).view(layout.B, nh, 1, hs)
+        att = (q @ keys.transpose(-2, -1)) * (1.0 / math.sqrt(hs)) + attn_bias.to(q.dtype)  # (B, nh, 1, W)
+        y = att.softmax(dim=-1) @ values  # (B, nh, 1, hs)
+        return layout.pack(y.view(layout.B, 1, C))  # (n, C)
 
 
 class MLP(nn.Module):
@@ -206,11 +262,14 @@ class GPT(nn.Module):
         attention_mask: torch.Tensor | None = None,
         cache: KVCache | None = None,
         positions: torch.Tensor | None = None,
+        attn_bias: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits (B, T, vocab) for tokens ``idx`` (B, T).
 
         ``attention_mask`` (B, S) marks real tokens among all S = cached + T positions (None: all
         real); ``positions`` (B, T) default to the count of real tokens before each one.
+        ``attn_bias`` (B, 1, T, W), 0 where a query sees a key and -inf elsewhere, defaults to the
+        one ``attention_mask_4d`` gives; a caller that keeps it up to date itself passes it (sampling).
         """
         B, T = idx.size()
         S = T + (cache.length if cache is not None else 0)
@@ -220,14 +279,15 @@ class GPT(nn.Module):
             attention_mask = torch.ones(B, S, dtype=torch.long, device=idx.device)
         if positions is None:
             positions = (attention_mask.long().cumsum(dim=1) - 1).clamp(min=0)[:, S - T:]  # (B, T)
-        width = cache.width if cache is not None and cache.width else key_width(S)
-        mask = attention_mask_4d(attention_mask, T, width)  # (B, 1, T, W)
-        bias = torch.zeros(mask.shape, device=idx.device).masked_fill_(~mask, float("-inf"))  # 0: seen, -inf: not
+        if attn_bias is None:
+            width = cache.width if cache is not None and cache.width else key_width(S)
+            mask = attention_mask_4d(attention_mask, T, width)  # (B, 1, T, W)
+            attn_bias = torch.zeros(mask.shape, device=idx.device).masked_fill_(~mask, float("-inf"))  # 0: seen
         real = attention_mask[:, S - T:].bool().reshape(-1)  # (B*T,) the query tokens
         layout = Layout(B, T, None if bool(real.all()) else real.nonzero().squeeze(1))
         x = self.drop(self.wte(layout.pack(idx)) + self.wpe(layout.pack(positions)))  # (n, C)
         for layer, block in enumerate(self.blocks):
-            x = block(x, layout, bias, cache, layer)
+            x = block(x, layout, attn_bias, cache, layer)
         if cache is not None:
-            cache.length = S
+            cache.advance(S)
         return layout.unpack(self.lm_head(self.ln_f(x)))  # (B, T, vocab), 0 at pads

@@ -81,12 +81,13 @@ def pick_tokens(
     logits: torch.Tensor, *, temperature: float, top_p: float, greedy: bool, generator: torch.Generator | None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(token, log pi(token), entropy), each (N,), from next-token logits (N, V)."""
-    logp = F.log_softmax(logits.float() / (1.0 if greedy else temperature), dim=-1)  # (N, V)
-    entropy = -(logp.exp() * logp).sum(dim=-1)
+    scaled = logits.float() if greedy or temperature == 1.0 else logits.float() / temperature
+    logp = F.log_softmax(scaled, dim=-1)  # (N, V)
+    probs = logp.exp()
+    entropy = -(probs * logp).sum(dim=-1)
     if greedy:
         token = logp.argmax(dim=-1)
     else:
-        probs = logp.exp()
         if top_p < 1.0:  # keep the smallest set of most likely tokens whose mass reaches top_p
             sorted_probs, order = probs.sort(dim=-1, descending=True)
             outside = sorted_probs.cumsum(dim=-1) - sorted_probs >= top_p
@@ -130,43 +131,56 @@ def generate(
 def _sample(model: GPT, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, max_new_tokens: int, num_samples: int,
             temperature: float, top_p: float, greedy: bool, generator: torch.Generator | None,
             use_cache: bool) -> Samples:
-    """The sampling loop of :func:`generate` (arguments checked there)."""
+    """The sampling loop of :func:`generate` (arguments checked there).
+
+    With the cache, what the model needs for the next token is kept up to date one column per
+    token instead of being rebuilt from the mask at every step: the attention bias (a sampled
+    token's column becomes 0 if it is real) and the positions (a live row's next token sits at
+    prompt length + t). Tokens, log-probs and entropies of finished rows are masked once at the end.
+    """
     device = prompt_ids.device
-    ids = prompt_ids.repeat_interleave(num_samples, dim=0)    # (N, Tp)
-    mask = prompt_mask.repeat_interleave(num_samples, dim=0)  # (N, Tp)
+    Tp = prompt_ids.size(1)
+    ids = prompt_ids.repeat_interleave(num_samples, dim=0)  # (N, Tp); grows only without the cache
     N = ids.size(0)
+    mask = torch.cat([prompt_mask.repeat_interleave(num_samples, dim=0), prompt_mask.new_zeros(N, max_new_tokens)],
+                     dim=1)  # (N, Tp + max_new_tokens): column Tp + t is set when token t is drawn
     tokens, logps, entropies, live = [], [], [], []
-    finished = torch.zeros(N, dtype=torch.bool, device=device)
-    cache = KVCache(model.config.n_layer, prompt_ids.size(1) + max_new_tokens) if use_cache else None
+    alive = torch.ones(N, dtype=torch.bool, device=device)
+    cache = KVCache(model.config.n_layer, Tp + max_new_tokens) if use_cache else None
     with autocast(device):
         if cache is not None:  # prefill each prompt once, then copy it to its group
             logits = model(prompt_ids, prompt_mask, cache)[:, -1].repeat_interleave(num_samples, dim=0)
             cache.repeat_interleave(num_samples)
+            bias = torch.full((N, 1, 1, cache.width), float("-inf"), device=device)  # 0 where a key is seen
+            bias[:, 0, 0, :Tp].masked_fill_(mask[:, :Tp].bool(), 0.0)
+            prompt_len = mask[:, :Tp].sum(dim=1, keepdim=True)  # (N, 1)
         for t in range(max_new_tokens):
             if cache is None:
-                logits = model(ids, mask)[:, -1]  # (N, V): the whole prefix again
+                logits = model(ids, mask[:, :Tp + t])[:, -1]  # (N, V): the whole prefix again
             token, logp, entropy = pick_tokens(logits, temperature=temperature, top_p=top_p, greedy=greedy,
                                                generator=generator)
-            alive = ~finished
-            token = torch.where(alive, token, PAD)
             tokens.append(token)
-            logps.append(torch.where(alive, logp, 0.0))
-            entropies.append(torch.where(alive, entropy, 0.0))
+            logps.append(logp)
+            entropies.append(entropy)
             live.append(alive)
-            finished = finished | (token == EOS)
-            ids = torch.cat([ids, token[:, None]], dim=1)
-            mask = torch.cat([mask, alive[:, None].long()], dim=1)
-            if bool(finished.all()) or t == max_new_tokens - 1:
+            mask[:, Tp + t] = alive
+            alive = alive & (token != EOS)
+            if cache is None:
+                ids = torch.cat([ids, token[:, None]], dim=1)
+            if t == max_new_tokens - 1 or not bool(alive.any()):
                 break
-            if cache is not None:
-                logits = model(token[:, None], mask, cache)[:, -1]  # (N, V): one new token per row
+            if cache is not None:  # one new token per row; its key is seen from now on iff it is real
+                bias[:, 0, 0, Tp + t].masked_fill_(live[-1], 0.0)
+                logits = model(token[:, None], mask[:, :Tp + t + 1], cache, positions=prompt_len + t,
+                               attn_bias=bias)[:, -1]  # (N, V)
+    completion_mask = torch.stack(live, dim=1)  # (N, Tc)
     return Samples(
-        prompt_ids=ids[:, :prompt_ids.size(1)],
-        prompt_mask=mask[:, :prompt_ids.size(1)],
-        completion_ids=torch.stack(tokens, dim=1),
-        completion_mask=torch.stack(live, dim=1).float(),
-        token_logp=torch.stack(logps, dim=1),
-        entropy=torch.stack(entropies, dim=1),
+        prompt_ids=ids[:, :Tp],
+        prompt_mask=mask[:, :Tp],
+        completion_ids=torch.stack(tokens, dim=1).masked_fill(~completion_mask, PAD),
+        completion_mask=completion_mask.float(),
+        token_logp=torch.where(completion_mask, torch.stack(logps, dim=1), 0.0),
+        entropy=torch.where(completion_mask, torch.stack(entropies, dim=1), 0.0),
     )
 
 

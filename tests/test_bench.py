@@ -33,6 +33,25 @@ def test_step_bench_compares_same_sized_models_on_both_rewards() -> None:
         ("format", "grpo-verify"), ("format", "TRL"), ("partial", "grpo-verify"), ("partial", "TRL")]
     ours, trl = report.rows[0]["params"], report.rows[1]["params"]
     assert abs(ours - trl) / trl < 0.01  # the comparison is between models of one size
-    assert all(float(row["s/step"]) > 0 for row in report.rows)
+    assert all(float(row["s/step"]) > 0 and 0 <= float(row["mean reward"]) <= 1 for row in report.rows)
     assert list(report.targets) == [">= 3x TRL's completions per second (format reward)"]
     assert any(note.startswith("format:") and "silent" in note for note in report.notes)
+
+
+def test_trl_side_decodes_completions_as_our_tokenizer_does() -> None:
+    """TRL's reward function reads text that its tokenizer decoded: it must be the text our own
+    decoder gives for the same tokens (a word-level decoder would put spaces between characters,
+    and no completion would ever verify)."""
+    if importlib.util.find_spec("transformers") is None:
+        if "CI" in os.environ:
+            pytest.fail("CI is set: the step benchmark must run; install the extra: pip install -e .[peers]")
+        pytest.skip("transformers is not installed (pip install -e .[peers])")
+    from gpu_runs.tasks import ALPHABET
+    from gpu_runs.tokenizer import EOS, CharTokenizer
+
+    hf = step.character_tokenizer()
+    ours = CharTokenizer()
+    for text in ("123", "98+7=", ALPHABET):
+        ids = ours.encode(text)
+        assert hf(text)["input_ids"] == ids
+        assert hf.decode([*ids, EOS], skip_special_tokens=True) == ours.decode([*ids, EOS]) == text

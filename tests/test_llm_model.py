@@ -43,8 +43,11 @@ def test_kv_cache_shapes_and_length():
     assert [k.shape for k in cache.k] == [(3, TINY.n_head, 4, TINY.n_embd // TINY.n_head)] * TINY.n_layer
     model(idx[:, :1], torch.ones(3, 5, dtype=torch.long), cache)
     assert cache.length == 5 and cache.v[-1].shape[2] == 5
-    cache.repeat_interleave(2)
-    assert cache.k[0].shape[0] == 6 and torch.equal(cache.k[0][0], cache.k[0][1])
+    cache.repeat_interleave(2)  # a growing cache copies at its next append
+    model(torch.randint(2, TINY.vocab_size, (6, 2)), torch.ones(6, 7, dtype=torch.long), cache)
+    assert cache.length == 7 and cache.repeats == 1 and cache.k[0].shape[:3] == (6, TINY.n_head, 7)
+    assert torch.equal(cache.k[0][0, :, :5], cache.k[0][1, :, :5])
+    assert torch.equal(cache.v[1][4, :, :5], cache.v[1][5, :, :5])
 
 
 @pytest.mark.parametrize("max_len", [None, 6, 9])

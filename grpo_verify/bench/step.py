@@ -12,7 +12,9 @@ EOS), which an untrained model earns now and then, so some groups are silent, as
 verifiable rewards, and our trainer skips them; and ``partial`` credit, which leaves almost no
 group silent, so both do the full update and only the engineering differs (KV cache with one
 prefill per group, one prompt forward per group in the update, less overhead). The target is
-judged on the ``format`` run.
+judged on the ``format`` run. Each trainer's mean reward is shown beside its speed: both must be
+scored by the same verifier on the same text (TRL's completions pass through the tokenizer's
+decoder first), or the comparison is between different tasks.
 
 torch is imported inside the functions, after ``gpu_runs`` (whose import may set OMP_WAIT_POLICY); both
 trainers run in one process, so under the same OpenMP wait policy, which the report names.
@@ -46,20 +48,23 @@ def our_config(steps: int, reward: str):
                                threads=THREADS, device="cpu")
 
 
-def run_ours(steps: int, reward: str, workdir: Path, run_name: str) -> tuple[list[float], int, float, float]:
-    """(seconds of each step without evaluation, parameters, update share, mean silent fraction)."""
+def run_ours(steps: int, reward: str, workdir: Path, run_name: str) -> tuple[list[float], int, float, float, float]:
+    """(seconds of each step without evaluation, parameters, update share, mean silent fraction, mean reward)."""
     from gpu_runs.trainer import train
 
     summary = train(our_config(steps, reward), workdir / run_name, workdir / "cache", progress=False)
     rows = [json.loads(line) for line in (workdir / run_name / "log.jsonl").read_text().splitlines()][1:]
     seconds = [r["time_step"] - r["time_eval"] for r in rows]
     update = sum(r["time_update"] for r in rows[1:]) / max(sum(seconds[1:]), 1e-9)
-    return seconds, summary["params"], update, statistics.mean(r["silent_fraction"] for r in rows)
+    return (seconds, summary["params"], update, statistics.mean(r["silent_fraction"] for r in rows),
+            statistics.mean(r["reward_mean"] for r in rows))
 
 
 def character_tokenizer():
-    """A fast tokenizer over the task alphabet, one token per character, PAD and EOS first."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
+    """A fast tokenizer over the task alphabet, one token per character, PAD and EOS first; it
+    decodes by joining the characters (a word-level model alone would put spaces between them,
+    and the verifier would see "1 2 3" for "123")."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     from gpu_runs.tasks import ALPHABET
@@ -67,11 +72,12 @@ def character_tokenizer():
     vocab = {"<pad>": 0, "</s>": 1, **{c: i + 2 for i, c in enumerate(ALPHABET)}}
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<pad>"))
     core.pre_tokenizer = pre_tokenizers.Split(pattern="", behavior="isolated")
+    core.decoder = decoders.Fuse()
     return PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="</s>")
 
 
-def run_trl(steps: int, reward: str, workdir: Path) -> tuple[list[float], int]:
-    """(seconds of each optimizer step of TRL's GRPOTrainer, parameters)."""
+def run_trl(steps: int, reward: str, workdir: Path) -> tuple[list[float], int, float]:
+    """(seconds of each optimizer step of TRL's GRPOTrainer, parameters, mean reward of its completions)."""
     import torch
     from datasets import Dataset
     from transformers import LlamaConfig, LlamaForCausalLM, TrainerCallback
@@ -93,8 +99,12 @@ def run_trl(steps: int, reward: str, workdir: Path) -> tuple[list[float], int]:
     problems = {p.prompt: p for p in train}
     dataset = Dataset.from_list([{"prompt": p.prompt} for p in train[:PROMPTS * (steps + 1)]])
 
+    given: list[float] = []
+
     def reward_function(prompts, completions, **kwargs):
-        return [task_reward("addition", problems[p], c, reward) for p, c in zip(prompts, completions, strict=True)]
+        values = [task_reward("addition", problems[p], c, reward) for p, c in zip(prompts, completions, strict=True)]
+        given.extend(values)
+        return values
 
     times: list[float] = []
 
@@ -116,7 +126,7 @@ def run_trl(steps: int, reward: str, workdir: Path) -> tuple[list[float], int]:
         trainer = GRPOTrainer(model=model, reward_funcs=reward_function, args=args, train_dataset=dataset,
                               processing_class=tokenizer, callbacks=[StepTimer()])
         trainer.train()
-    return times, model.num_parameters()
+    return times, model.num_parameters(), statistics.mean(given)
 
 
 def run(quick: bool = False) -> BenchReport:
@@ -131,20 +141,25 @@ def run(quick: bool = False) -> BenchReport:
     rows, ratios, notes = [], {}, []
     with tempfile.TemporaryDirectory() as tmp:
         for reward in REWARD_KINDS:
-            ours, trl, per_round, shares, silents = [], [], [], [], []
+            ours, trl, per_round, shares, silents, our_rewards, trl_rewards = [], [], [], [], [], [], []
             for r in range(rounds):
-                seconds, our_params, update_share, silent = run_ours(steps, reward, Path(tmp), f"{reward}-{r}")
-                trl_seconds, trl_params = run_trl(steps, reward, Path(tmp))
+                seconds, our_params, update_share, silent, our_reward = run_ours(steps, reward, Path(tmp),
+                                                                                 f"{reward}-{r}")
+                trl_seconds, trl_params, trl_reward = run_trl(steps, reward, Path(tmp))
                 ours += seconds[1:]
                 trl += trl_seconds[1:]
                 per_round.append(statistics.median(trl_seconds[1:]) / statistics.median(seconds[1:]))
                 shares.append(update_share)
                 silents.append(silent)
+                our_rewards.append(our_reward)
+                trl_rewards.append(trl_reward)
             ours_s, trl_s = statistics.median(ours), statistics.median(trl)
             ratios[reward] = trl_s / ours_s
-            for name, params, seconds_per_step in (("grpo-verify", our_params, ours_s),
-                                                   ("TRL 1.16 GRPOTrainer (Llama)", trl_params, trl_s)):
-                rows.append({"reward": reward, "trainer": name, "params": params, "s/step": f"{seconds_per_step:.3f}",
+            for name, params, seconds_per_step, mean_reward in (
+                    ("grpo-verify", our_params, ours_s, statistics.mean(our_rewards)),
+                    ("TRL 1.16 GRPOTrainer (Llama)", trl_params, trl_s, statistics.mean(trl_rewards))):
+                rows.append({"reward": reward, "trainer": name, "params": params,
+                             "mean reward": f"{mean_reward:.3f}", "s/step": f"{seconds_per_step:.3f}",
                              "completions/s": f"{G * PROMPTS / seconds_per_step:.0f}",
                              "speed-up": f"{trl_s / seconds_per_step:.2f}x"})
             notes.append(f"{reward}: {statistics.mean(silents):.0%} of our groups silent (skipped); the update is "
@@ -153,7 +168,7 @@ def run(quick: bool = False) -> BenchReport:
     return BenchReport(
         title=f"GRPO step: {G * PROMPTS} completions (G={G} x {PROMPTS} prompts), <= {NEW_TOKENS} new tokens, "
               f"{THREADS} threads, CPU",
-        columns=("reward", "trainer", "params", "s/step", "completions/s", "speed-up"),
+        columns=("reward", "trainer", "params", "mean reward", "s/step", "completions/s", "speed-up"),
         rows=rows,
         targets={">= 3x TRL's completions per second (format reward)": ratios["format"] >= 3.0},
         notes=(*notes,
