@@ -14,9 +14,26 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def cores_busy() -> bool:
-    """Whether the 1-minute load average reaches half the cores this process may use."""
+def runnable_tasks() -> int | None:
+    """Tasks runnable at this moment, the reader included (the fourth field of /proc/loadavg), or
+    None where there is no such file."""
     try:
-        return os.getloadavg()[0] >= available_cores() / 2
+        with open("/proc/loadavg") as f:
+            return int(f.read().split()[3].split("/")[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def cores_busy() -> bool:
+    """Whether other work holds half the cores this process may use: the 1-minute load average
+    reaches half of them and, where /proc/loadavg says, as many other tasks are runnable now. The
+    load average alone still counts work that ended within the last minute (this package's
+    previous run, say), which is why the moment's count must agree."""
+    half = available_cores() / 2
+    try:
+        if os.getloadavg()[0] < half:
+            return False
     except (AttributeError, OSError):  # no load average (Windows)
         return False
+    now = runnable_tasks()
+    return now is None or now - 1 >= half

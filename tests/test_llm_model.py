@@ -161,11 +161,23 @@ def test_device_helpers():
         assert torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype == torch.float32  # fp32 on CPU
 
 
-@pytest.mark.parametrize(("load", "busy"), [(0.4, False), (0.99, False), (1.0, True), (3.0, True)])
-def test_cores_count_as_busy_from_half_their_number(monkeypatch, load, busy):
-    """gpu_runs waits passively (OMP_WAIT_POLICY) only when the 1-minute load reaches half the cores."""
+@pytest.mark.parametrize(("load", "runnable", "busy"), [
+    (0.4, 3, False), (0.99, 3, False), (1.0, 2, True), (3.0, 5, True), (3.0, None, True),
+    (1.5, 1, False),  # the load of work that has just ended: nothing else runs now
+])
+def test_cores_count_as_busy_from_half_their_number(monkeypatch, load, runnable, busy):
+    """gpu_runs waits passively (OMP_WAIT_POLICY) only when the 1-minute load reaches half the cores
+    and, where the moment's count of runnable tasks is known, other tasks hold them now."""
     from gpu_runs import cores
 
     monkeypatch.setattr(cores.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     monkeypatch.setattr(cores.os, "getloadavg", lambda: (load, 0.0, 0.0))
+    monkeypatch.setattr(cores, "runnable_tasks", lambda: runnable)
     assert cores.cores_busy() is busy
+
+
+def test_runnable_tasks_counts_the_reader_where_proc_exists():
+    from gpu_runs import cores
+
+    now = cores.runnable_tasks()
+    assert now is None or now >= 1
