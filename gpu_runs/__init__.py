@@ -25,7 +25,7 @@ from gpu_runs.cores import cores_busy
 # free: measured on this project's 2-core machines, sampling and the update ran ~25% faster than
 # with passive waiting. With another job on the cores, the spinning threads steal the time their
 # partners need: with one core busy the same work ran 2-2.6x slower than with passive waiting. So
-# waiting is passive when the machine is busy as this package is imported, unless the user set
-# OMP_WAIT_POLICY. It must be set before torch loads its OpenMP runtime, hence here.
+# waiting is passive when other work holds the cores as this package is imported (``cores_busy``),
+# unless the user set OMP_WAIT_POLICY. It must be set before torch loads its OpenMP runtime, hence here.
 if cores_busy():
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
