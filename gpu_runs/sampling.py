@@ -144,7 +144,7 @@ def _sample(model: GPT, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, max
     N = ids.size(0)
     mask = torch.cat([prompt_mask.repeat_interleave(num_samples, dim=0), prompt_mask.new_zeros(N, max_new_tokens)],
                      dim=1)  # (N, Tp + max_new_tokens): column Tp + t is set when token t is drawn
-    tokens, logps, entropies, live = [], [], [], []
+    tokens, logps, entropies = [], [], []
     alive = torch.ones(N, dtype=torch.bool, device=device)
     cache = KVCache(model.config.n_layer, Tp + max_new_tokens) if use_cache else None
     with autocast(device):
@@ -162,18 +162,18 @@ def _sample(model: GPT, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, max
             tokens.append(token)
             logps.append(logp)
             entropies.append(entropy)
-            live.append(alive)
-            mask[:, Tp + t] = alive
-            alive = alive & (token != EOS)
-            if cache is None:
+            mask[:, Tp + t] = alive  # token t is real iff its row was alive when it was drawn
+            if cache is not None:  # its key is seen from now on iff it is real
+                bias[:, 0, 0, Tp + t].masked_fill_(alive, 0.0)
+            else:
                 ids = torch.cat([ids, token[:, None]], dim=1)
+            alive = alive & (token != EOS)
             if t == max_new_tokens - 1 or not bool(alive.any()):
                 break
-            if cache is not None:  # one new token per row; its key is seen from now on iff it is real
-                bias[:, 0, 0, Tp + t].masked_fill_(live[-1], 0.0)
+            if cache is not None:  # one new token per row
                 logits = model(token[:, None], mask[:, :Tp + t + 1], cache, positions=prompt_len + t,
                                attn_bias=bias)[:, -1]  # (N, V)
-    completion_mask = torch.stack(live, dim=1)  # (N, Tc)
+    completion_mask = mask[:, Tp:Tp + len(tokens)].bool()  # (N, Tc)
     return Samples(
         prompt_ids=ids[:, :Tp],
         prompt_mask=mask[:, :Tp],
