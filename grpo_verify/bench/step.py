@@ -37,6 +37,18 @@ G, PROMPTS, NEW_TOKENS, THREADS = 16, 16, 8, 2
 REWARD_KINDS = ("format", "partial")
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainerRun:
+    """One trainer's run: seconds of each optimizer step (ours without evaluation), parameters, the
+    mean reward of its completions; ours also the update's share of a step and the silent fraction."""
+
+    seconds: list[float]
+    params: int
+    mean_reward: float
+    update_share: float | None = None
+    silent: float | None = None
+
+
 def our_config(steps: int, reward: str):
     from gpu_runs.config import preset
 
@@ -48,16 +60,15 @@ def our_config(steps: int, reward: str):
                                threads=THREADS, device="cpu")
 
 
-def run_ours(steps: int, reward: str, workdir: Path, run_name: str) -> tuple[list[float], int, float, float, float]:
-    """(seconds of each step without evaluation, parameters, update share, mean silent fraction, mean reward)."""
+def run_ours(steps: int, reward: str, workdir: Path, run_name: str) -> TrainerRun:
     from gpu_runs.trainer import train
 
     summary = train(our_config(steps, reward), workdir / run_name, workdir / "cache", progress=False)
     rows = [json.loads(line) for line in (workdir / run_name / "log.jsonl").read_text().splitlines()][1:]
     seconds = [r["time_step"] - r["time_eval"] for r in rows]
     update = sum(r["time_update"] for r in rows[1:]) / max(sum(seconds[1:]), 1e-9)
-    return (seconds, summary["params"], update, statistics.mean(r["silent_fraction"] for r in rows),
-            statistics.mean(r["reward_mean"] for r in rows))
+    return TrainerRun(seconds, summary["params"], statistics.mean(r["reward_mean"] for r in rows), update,
+                      statistics.mean(r["silent_fraction"] for r in rows))
 
 
 def character_tokenizer():
@@ -76,8 +87,7 @@ def character_tokenizer():
     return PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="</s>")
 
 
-def run_trl(steps: int, reward: str, workdir: Path) -> tuple[list[float], int, float]:
-    """(seconds of each optimizer step of TRL's GRPOTrainer, parameters, mean reward of its completions)."""
+def run_trl(steps: int, reward: str, workdir: Path) -> TrainerRun:
     import torch
     from datasets import Dataset
     from transformers import LlamaConfig, LlamaForCausalLM, TrainerCallback
@@ -126,7 +136,7 @@ def run_trl(steps: int, reward: str, workdir: Path) -> tuple[list[float], int, f
         trainer = GRPOTrainer(model=model, reward_funcs=reward_function, args=args, train_dataset=dataset,
                               processing_class=tokenizer, callbacks=[StepTimer()])
         trainer.train()
-    return times, model.num_parameters(), statistics.mean(given)
+    return TrainerRun(times, model.num_parameters(), statistics.mean(given))
 
 
 def run(quick: bool = False) -> BenchReport:
@@ -141,30 +151,25 @@ def run(quick: bool = False) -> BenchReport:
     rows, ratios, notes = [], {}, []
     with tempfile.TemporaryDirectory() as tmp:
         for reward in REWARD_KINDS:
-            ours, trl, per_round, shares, silents, our_rewards, trl_rewards = [], [], [], [], [], [], []
+            ours, trl = [], []  # alternating: ours, TRL, ours, TRL, ...
             for r in range(rounds):
-                seconds, our_params, update_share, silent, our_reward = run_ours(steps, reward, Path(tmp),
-                                                                                 f"{reward}-{r}")
-                trl_seconds, trl_params, trl_reward = run_trl(steps, reward, Path(tmp))
-                ours += seconds[1:]
-                trl += trl_seconds[1:]
-                per_round.append(statistics.median(trl_seconds[1:]) / statistics.median(seconds[1:]))
-                shares.append(update_share)
-                silents.append(silent)
-                our_rewards.append(our_reward)
-                trl_rewards.append(trl_reward)
-            ours_s, trl_s = statistics.median(ours), statistics.median(trl)
+                ours.append(run_ours(steps, reward, Path(tmp), f"{reward}-{r}"))
+                trl.append(run_trl(steps, reward, Path(tmp)))
+            ours_s = statistics.median(x for run in ours for x in run.seconds[1:])
+            trl_s = statistics.median(x for run in trl for x in run.seconds[1:])
             ratios[reward] = trl_s / ours_s
-            for name, params, seconds_per_step, mean_reward in (
-                    ("grpo-verify", our_params, ours_s, statistics.mean(our_rewards)),
-                    ("TRL 1.16 GRPOTrainer (Llama)", trl_params, trl_s, statistics.mean(trl_rewards))):
-                rows.append({"reward": reward, "trainer": name, "params": params,
-                             "mean reward": f"{mean_reward:.3f}", "s/step": f"{seconds_per_step:.3f}",
+            for name, runs, seconds_per_step in (("grpo-verify", ours, ours_s),
+                                                 ("TRL 1.16 GRPOTrainer (Llama)", trl, trl_s)):
+                rows.append({"reward": reward, "trainer": name, "params": runs[0].params,
+                             "mean reward": f"{statistics.mean(run.mean_reward for run in runs):.3f}",
+                             "s/step": f"{seconds_per_step:.3f}",
                              "completions/s": f"{G * PROMPTS / seconds_per_step:.0f}",
                              "speed-up": f"{trl_s / seconds_per_step:.2f}x"})
-            notes.append(f"{reward}: {statistics.mean(silents):.0%} of our groups silent (skipped); the update is "
-                         f"{statistics.mean(shares):.0%} of our step; speed-up of each round "
-                         + ", ".join(f"{x:.2f}x" for x in per_round))
+            per_round = [statistics.median(b.seconds[1:]) / statistics.median(a.seconds[1:])
+                         for a, b in zip(ours, trl, strict=True)]
+            notes.append(f"{reward}: {statistics.mean(run.silent for run in ours):.0%} of our groups silent "
+                         f"(skipped); the update is {statistics.mean(run.update_share for run in ours):.0%} of our "
+                         "step; speed-up of each round " + ", ".join(f"{x:.2f}x" for x in per_round))
     return BenchReport(
         title=f"GRPO step: {G * PROMPTS} completions (G={G} x {PROMPTS} prompts), <= {NEW_TOKENS} new tokens, "
               f"{THREADS} threads, CPU",
