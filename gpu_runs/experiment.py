@@ -43,10 +43,11 @@ from typing import Any
 
 from tqdm import tqdm
 
+from evidence.io import atomic_write_json
+from evidence.record import BUDGETS, Evidence, RunContext
 from gpu_runs.config import TrainConfig, to_json, with_group_size
 from gpu_runs.config import preset as test_bed_preset
 from gpu_runs.tasks import TASKS
-from theory.evidence import BUDGETS, Evidence, RunContext, atomic_write_json
 from theory.validation import check_choice
 
 REFERENCE = "grpo16"

@@ -27,9 +27,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from evidence.io import atomic_write_json
 from gpu_runs.config import WarmStartConfig
 from gpu_runs.tasks import ALPHABET
-from theory.evidence import atomic_write_json
 
 
 def char_token_ids(tokenizer: Any) -> list[int]:

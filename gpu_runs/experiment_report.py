@@ -29,8 +29,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import t as student_t
 
+from evidence.io import atomic_path, atomic_write_json, atomic_write_text, jsonable
+from evidence.record import Evidence
 from theory import statistics
-from theory.evidence import Evidence, atomic_path, atomic_write_json, atomic_write_text
 
 TT_SCORE_RATIO = 0.976
 """TT Table 1 (v3): 2-GRPO's mean score as a share of 16-GRPO's."""
@@ -439,17 +440,6 @@ def plot_grpovi(results: dict[str, list[dict[str, Any]]], path: Path) -> None:
 
 
 # --- everything ------------------------------------------------------------------------------------------
-
-def jsonable(value: Any) -> Any:
-    """Tuples -> lists, numpy scalars -> Python numbers, dataclass-free plain data."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
 
 def write_report(exp: Any, run: dict[str, Any], out_dir: Path, *, command: str,
                  artefact_prefix: str = "") -> list[Evidence]:

@@ -34,9 +34,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from evidence.io import atomic_path, atomic_write_json
+from evidence.record import Evidence, RunContext
 from theory.advantages import group_advantages
 from theory.estimators import compute_advantages
-from theory.evidence import Evidence, RunContext, atomic_path, atomic_write_json
 from theory.expectations import two_grpo_scale
 
 COMMAND = "grpo-verify report --only peers --budget {budget}"

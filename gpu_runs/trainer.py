@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from evidence.io import atomic_path, atomic_write_json, atomic_write_text
 from gpu_runs.config import TrainConfig, to_json
 from gpu_runs.device import pick_device, set_threads
 from gpu_runs.evaluation import completion_texts, heldout_metrics, score
@@ -40,7 +41,6 @@ from gpu_runs.tokenizer import CharTokenizer
 from gpu_runs.warmstart import load_or_train
 from theory.advantages import silent_groups
 from theory.estimators import compute_advantages
-from theory.evidence import atomic_path, atomic_write_json, atomic_write_text
 
 
 class PromptStream:

@@ -26,13 +26,13 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from evidence.io import atomic_path, atomic_write_json
 from gpu_runs.config import WarmStartConfig
 from gpu_runs.device import autocast
 from gpu_runs.evaluation import heldout_metrics, pass_rate_histogram, sample_problems
 from gpu_runs.model import GPT
 from gpu_runs.tasks import Problem, build_splits, draw_problems
 from gpu_runs.tokenizer import EOS, PAD, CharTokenizer
-from theory.evidence import atomic_path, atomic_write_json
 
 
 def noisy_targets(problems: list[Problem], rng: np.random.Generator, label_noise: float) -> list[str]:

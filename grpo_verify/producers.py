@@ -1,6 +1,6 @@
 """Evidence producers: one row per producer, imported lazily by ``module:function``.
 
-A producer is ``produce(ctx: theory.evidence.RunContext) -> list[Evidence]``. It writes its
+A producer is ``produce(ctx: evidence.record.RunContext) -> list[Evidence]``. It writes its
 artefacts under ``ctx.out_dir`` (paths in the records are relative to it) and honours
 ``ctx.budget``, ``ctx.seed`` and ``ctx.claim_ids``. A producer that raises is reported as an
 ``error`` for each of its claims; the others still run (see :func:`run_producer`).
@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-from theory.evidence import Evidence, RunContext, Verdict
+from evidence.record import Evidence, RunContext, Verdict
 
 
 @dataclass(frozen=True)

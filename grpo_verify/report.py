@@ -21,17 +21,10 @@ from typing import Any
 
 from tqdm import tqdm
 
+from evidence.io import atomic_write_json, atomic_write_text
+from evidence.record import METHODS, Evidence, RunContext, Verdict, combine
 from grpo_verify.claims import CLAIMS, Claim
 from grpo_verify.producers import Producer, run_producer
-from theory.evidence import (
-    METHODS,
-    Evidence,
-    RunContext,
-    Verdict,
-    atomic_write_json,
-    atomic_write_text,
-    combine,
-)
 
 PACKAGES = ("numpy", "scipy", "sympy", "torch", "matplotlib", "hypothesis", "trl")
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -2,7 +2,7 @@
 
 Every check is run here: an identity is ``simplify(lhs - rhs) == 0``, a certificate is a boolean
 the caller computed exactly (a finite enumeration, a sign decided by sympy), a cross-check compares
-the symbolic value with the numeric layer ``theory``. The verdict is :func:`theory.evidence.judge`
+the symbolic value with the numeric layer ``theory``. The verdict is :func:`evidence.record.judge`
 of those checks (via :meth:`Evidence.from_checks`); nothing here writes a verdict.
 """
 
@@ -17,7 +17,8 @@ from typing import Any
 
 import sympy as sp
 
-from theory.evidence import Evidence, atomic_write_json
+from evidence.io import atomic_write_json
+from evidence.record import Evidence
 
 ARTEFACT_DIR = "proofs"
 """Sub-folder of the run's out_dir holding the proofs' attachments."""

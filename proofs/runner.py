@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from tqdm import tqdm
 
+from evidence.record import Evidence, RunContext
 from proofs import (
     contrastive,
     exploration,
@@ -24,7 +25,6 @@ from proofs import (
     winrate,
 )
 from proofs.record import Proof
-from theory.evidence import Evidence, RunContext
 
 G_MAX = {"smoke": 16, "default": 16, "full": 24}
 """Largest G of the lambda_G closed forms (TT-4) and of DR-1's convexity check."""

@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from evidence.io import atomic_write_json
+from evidence.record import Evidence
 from simulations.engine import CHUNK_FLOATS, BlockSums, UpdateRule, batch_updates, exact_group_moments, run_chunked
 from simulations.environments import PASS_RATE_DISTRIBUTIONS, STUDY_ENVIRONMENTS, Environment, make_environment
 from simulations.plotting import band, color, finish, key_legend, log2_axis, new_figure, save_figure
 from simulations.study_tools import claim_checks, rows_of, validity_numbers
-from theory.evidence import Evidence, atomic_write_json
 
 CLAIM = "TT-5"
 GROUP_SIZES = (2, 4, 8, 16)

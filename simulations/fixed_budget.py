@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from evidence.io import atomic_write_json
+from evidence.record import Evidence
 from simulations.engine import (
     UpdateRule,
     UpdateStatistics,
@@ -34,7 +36,6 @@ from simulations.engine import (
 from simulations.environments import PASS_RATE_DISTRIBUTIONS, STUDY_ENVIRONMENTS, Environment, make_environment
 from simulations.plotting import band, color, finish, log2_axis, new_figure, save_figure
 from simulations.study_tools import claim_checks, rows_of, validity_numbers
-from theory.evidence import Evidence, atomic_write_json
 
 CLAIM = "TT-6"
 GROUP_SIZES = (2, 4, 8, 16, 32)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from evidence.record import Evidence, RunContext
 from simulations import control_variate, fixed_budget, silent_rates, unbiasedness
 from simulations.environments import PASS_RATE_DISTRIBUTIONS
-from theory.evidence import Evidence, RunContext
 
 PRODUCER = "sim-gradients"
 

@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from evidence.io import atomic_write_json
+from evidence.record import Evidence
 from simulations.engine import KERNEL_CHUNK, BinomialSampler, run_chunked
 from simulations.environments import PASS_RATE_DISTRIBUTIONS, pass_rate_quantiles
 from simulations.plotting import color, error_points, finish, log2_axis, new_figure, save_figure
-from theory.evidence import Evidence, atomic_write_json
 from theory.expectations import silent_group_probability
 
 CLAIM = "TT-8"

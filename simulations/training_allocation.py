@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from evidence.record import Evidence
 from simulations.engine import UpdateRule, rule_advantages
 from simulations.environments import PASS_RATE_DISTRIBUTIONS, make_environment
 from simulations.plotting import band, color, error_points, finish, new_figure, save_figure
 from simulations.training import PolicyBatch, TrainConfig, TrainCurves, check_count, check_lrs, summary, train
 from simulations.training_common import StudyContext, curve_summary, fmt_ci, paired_difference
-from theory.evidence import Evidence
 from theory.statistics import mean_ci
 from theory.validation import check_choice, check_nonnegative, check_probability
 

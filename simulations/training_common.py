@@ -3,7 +3,6 @@ budget, seeds), plain-data conversion for JSON and Evidence numbers, and curve s
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from theory.evidence import BUDGETS, atomic_write_json
+from evidence.io import atomic_write_json, jsonable
+from evidence.record import BUDGETS
 from theory.statistics import mean_ci
 from theory.validation import check_choice
 
@@ -57,23 +57,6 @@ class StudyContext:
         """Write ``data`` (made plain) atomically; return its relative path."""
         atomic_write_json(self.path(name), jsonable(data))
         return self.rel(name)
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON data: numpy scalars/arrays to Python, NaN and infinities to None, tuples to lists."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
 
 
 def curve_summary(values: ArrayLike, points: int = 101) -> dict[str, list[float]]:

@@ -27,12 +27,12 @@ from scipy.stats import spearmanr
 from scipy.stats import t as student_t
 from tqdm.auto import tqdm
 
+from evidence.record import Evidence
 from simulations.engine import UpdateRule
 from simulations.environments import make_environment
 from simulations.plotting import band, color, error_points, finish, new_figure, save_figure
 from simulations.training import PolicyBatch, check_count, group_update, sample_outcomes, summary
 from simulations.training_common import StudyContext, fmt_ci
-from theory.evidence import Evidence
 from theory.expectations import gradient_scale
 from theory.statistics import mean_ci
 

@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 from tqdm.auto import tqdm
 
+from evidence.record import Evidence, RunContext
 from simulations import training_allocation, training_difficulty, training_tt9, training_variance, training_win_rate
 from simulations.training_common import StudyContext
-from theory.evidence import Evidence, RunContext
 
 STUDIES: tuple[tuple[tuple[str, ...], Callable[[StudyContext], list[Evidence]]], ...] = (
     (("TT-9",), lambda study: [training_tt9.run(study)]),

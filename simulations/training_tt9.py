@@ -29,11 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from evidence.record import Evidence
 from simulations.environments import make_environment
 from simulations.plotting import band, color, error_points, finish, new_figure, save_figure
 from simulations.training import ComputeModel, PolicyBatch, TrainConfig, TrainCurves, ratio_interval, train
 from simulations.training_common import StudyContext, curve_summary, fmt_ci
-from theory.evidence import Evidence
 from theory.statistics import mean_ci
 
 CLAIM = "TT-9"

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import beta as beta_law
 
+from evidence.record import Evidence
 from simulations.engine import UpdateRule
 from simulations.environments import make_environment
 from simulations.plotting import band, color, error_points, finish, new_figure, save_figure
@@ -41,7 +42,6 @@ from simulations.training import (
     train,
 )
 from simulations.training_common import StudyContext, curve_summary, fmt_ci, paired_difference
-from theory.evidence import Evidence
 from theory.grpovi import adjust_rewards
 
 ESTIMATORS = ("grpo", "grpovi", "dr_grpo")

@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from evidence.record import Evidence
 from simulations.engine import UpdateRule, exact_group_moments
 from simulations.environments import LogLinearPolicy
 from simulations.plotting import band, color, error_points, finish, new_figure, save_figure
 from simulations.training import PolicyBatch, TrainConfig, TrainCurves, summary, train
 from simulations.training_common import StudyContext, curve_summary, fmt_ci
-from theory.evidence import Evidence
 from theory.expectations import expected_pair_advantage
 from theory.statistics import mean_ci
 

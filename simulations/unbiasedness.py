@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from evidence.io import atomic_write_json
+from evidence.record import Evidence
 from simulations.engine import CHUNK_FLOATS, UpdateRule, rule_advantages, run_chunked
 from simulations.plotting import color, error_points, finish, new_figure, save_figure
-from theory.evidence import Evidence, atomic_write_json
 from theory.expectations import expected_advantage, gradient_scale, two_grpo_scale
 
 CLAIM = "TT-4"

@@ -11,9 +11,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import theory.grpovi as grpovi
+from evidence.record import RunContext, Verdict
 from theory.advantages import group_advantages, silent_groups
 from theory.estimators import compute_advantages
-from theory.evidence import RunContext, Verdict
 from theory.grpovi import TIES, adjust_rewards, adjust_rewards_reference, group_weights
 from theory.grpovi_checks import brute_force_adjust, order_kept, produce, random_instance, weighted_variance
 

@@ -16,12 +16,12 @@ import torch
 import gpu_runs.experiment as experiment
 import gpu_runs.experiment_metrics as metrics
 import gpu_runs.trainer as trainer
+from evidence.record import RunContext, Verdict
 from gpu_runs.config import GPTConfig, TrainConfig, WarmStartConfig, task_config
 from gpu_runs.experiment import ARM_KEYS, ExperimentConfig, build_arms, make_backend, run_experiment, run_one
 from gpu_runs.sampling import generate
 from gpu_runs.tokenizer import CharTokenizer
 from grpo_verify.commands import llm_experiment
-from theory.evidence import RunContext, Verdict
 
 TASK = task_config("addition", (2,), train_size=16, heldout_size=32)
 WARM = WarmStartConfig(model=GPTConfig(block_size=TASK.max_prompt_len + TASK.max_answer_len + 2, n_layer=1, n_head=2,

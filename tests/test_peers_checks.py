@@ -13,11 +13,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from evidence.record import RunContext
 from gpu_runs import peer_checks
 from gpu_runs.peer_checks import PEER_EPS, PEERS, produce
 from grpo_verify.producers import PRODUCERS_BY_NAME
 from theory.advantages import group_advantages, silent_groups
-from theory.evidence import RunContext
 
 torch.set_num_threads(1)
 

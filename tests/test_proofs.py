@@ -7,6 +7,7 @@ import json
 import pytest
 import sympy as sp
 
+from evidence.record import Verdict
 from proofs import (
     contrastive,
     exploration,
@@ -19,7 +20,6 @@ from proofs import (
     winrate,
 )
 from proofs.record import Proof
-from theory.evidence import Verdict
 
 G_SMALL = 8
 """Largest G of the finite enumerations in these tests (the runner's default is 16)."""

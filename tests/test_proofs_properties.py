@@ -11,12 +11,12 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from evidence.record import RunContext, Verdict
 from grpo_verify import cli
 from proofs import grpovi, runner, unbiasedness
 from proofs.record import to_json_number
 from proofs.symbolic import advantage
 from theory.advantages import group_advantages
-from theory.evidence import RunContext, Verdict
 from theory.expectations import gradient_scale
 from theory.grpovi import adjust_rewards
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from evidence.io import atomic_path, atomic_write_json
+from evidence.record import Evidence, RunContext, Verdict, combine, judge
 from grpo_verify import cli
 from grpo_verify.claims import CLAIMS, CLAIMS_BY_ID, get_claim
 from grpo_verify.producers import PRODUCERS, Producer, run_producer, select_producers
 from grpo_verify.report import claim_rows, write_report
-from theory.evidence import Evidence, RunContext, Verdict, atomic_path, atomic_write_json, combine, judge
 
 THEORY = Path(__file__).resolve().parents[2] / "shared" / "THEORY.md"
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from evidence.record import Evidence, RunContext, Verdict, judge
 from simulations import control_variate, fixed_budget, gradient_studies, silent_rates, unbiasedness
 from simulations.engine import UpdateRule
 from simulations.environments import make_environment
 from simulations.study_tools import claim_checks
-from theory.evidence import Evidence, RunContext, Verdict, judge
 
 COMMON = {"seed": 0, "command": "test", "artefact_prefix": "sim-gradients", "progress": False}
 TWO_ENVIRONMENTS = {"bandit": ("bandit", "binary"), "autoregressive": ("autoregressive", "binary")}

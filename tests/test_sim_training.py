@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from evidence.io import jsonable
+from evidence.record import RunContext, Verdict, judge
 from simulations.engine import UpdateRule, batch_updates, rollout_advantages, rule_advantages, sample_rollouts
 from simulations.environments import SoftmaxBandit, make_environment
 from simulations.training import (
@@ -21,9 +23,8 @@ from simulations.training import (
     train,
 )
 from simulations.training_allocation import Allocation, allocate, ragged_update, train_adaptive
-from simulations.training_common import StudyContext, jsonable
+from simulations.training_common import StudyContext
 from simulations.training_studies import produce
-from theory.evidence import RunContext, Verdict, judge
 
 KINDS = ("bandit", "log-linear", "autoregressive")
 RULES = (UpdateRule("grpo"), UpdateRule("grpo", std="population", eps=0.0), UpdateRule("dr_grpo"),

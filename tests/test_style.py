@@ -12,7 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = {
-    "theory": {"torch", "matplotlib", "proofs", "simulations", "gpu_runs", "grpo_verify"},
+    "theory": {"torch", "matplotlib", "evidence", "proofs", "simulations", "gpu_runs", "grpo_verify"},
+    "evidence": {"torch", "matplotlib", "proofs", "simulations", "gpu_runs", "grpo_verify"},
     "proofs": {"gpu_runs", "grpo_verify", "simulations"},
     "simulations": {"gpu_runs", "grpo_verify"},
     "gpu_runs": {"grpo_verify", "proofs", "simulations"},

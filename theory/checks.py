@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.special import expit, log_softmax
 
+from evidence.record import Evidence, RunContext
 from theory.advantages import group_advantages
 from theory.contrastive import (
     binary_contrastive_weights,
@@ -20,7 +21,6 @@ from theory.contrastive import (
     dpo_pair_weight,
     group_update,
 )
-from theory.evidence import Evidence, RunContext
 from theory.expectations import (
     expected_advantage,
     expected_pair_advantage,

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from evidence.io import atomic_write_json
+from evidence.record import Evidence, RunContext
 from theory.advantages import group_advantages
-from theory.evidence import Evidence, RunContext, atomic_write_json
 from theory.grpovi import BUCKET_MIN_N, TIES, adjust_rewards, adjust_rewards_reference
 
 COMMAND = "grpo-verify report --only grpovi --budget {budget}"

@@ -7,10 +7,11 @@ import importlib
 import json
 from pathlib import Path
 
+from evidence.io import atomic_write_json
+from evidence.record import RunContext
 from grpo_verify.bench import BenchReport
 from grpo_verify.commands.common import command_line
 from grpo_verify.report import run_metadata
-from theory.evidence import RunContext, atomic_write_json
 
 HELP = "benchmarks, measured side by side in one run (grpovi, simulate, rollouts, step)"
 BENCHMARKS = {

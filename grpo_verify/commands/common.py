@@ -8,9 +8,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from evidence.io import atomic_write_json
+from evidence.record import BUDGETS, Evidence, RunContext, Verdict
 from grpo_verify.producers import Producer, run_producer
 from grpo_verify.report import run_metadata
-from theory.evidence import BUDGETS, Evidence, RunContext, Verdict, atomic_write_json
 
 
 def add_run_options(parser: argparse.ArgumentParser, *, default_out: str, default_budget: str = "default") -> None:

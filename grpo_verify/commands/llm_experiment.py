@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from evidence.io import atomic_write_json
+from evidence.record import BUDGETS, RunContext
 from gpu_runs.config import DEVICES
 from gpu_runs.experiment import ARM_KEYS, DEFAULT_CACHE_DIR, PRESETS, experiment_config, run_experiment
 from gpu_runs.tasks import TASKS
-from theory.evidence import BUDGETS, RunContext, atomic_write_json
 
 HELP = ("TT-9 in miniature: 2-GRPO vs 16-GRPO (and 2-GRPO+RS, G at fixed prompts, equal rollouts, GRPOVI) "
         "on a small LM over seeds; ratio tables with 95 percent CIs, plots, evidence")

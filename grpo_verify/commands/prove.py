@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from evidence.record import RunContext
 from grpo_verify.claims import get_claim
 from grpo_verify.commands.common import add_run_options, run_producers
 from grpo_verify.producers import PRODUCERS_BY_NAME
-from theory.evidence import RunContext
 
 HELP = "prove claims symbolically (sympy) and print statement, derivation and verdict"
 

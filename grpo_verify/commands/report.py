@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from evidence.record import METHODS, RunContext
 from grpo_verify.commands.common import add_run_options, command_line
 from grpo_verify.producers import PRODUCERS_BY_NAME, select_producers
 from grpo_verify.report import verdict_counts, write_report
-from theory.evidence import METHODS, RunContext
 
 HELP = "run the evidence producers and write report.md, report.html and claims.json"
 

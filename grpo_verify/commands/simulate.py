@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from evidence.record import RunContext
 from grpo_verify.commands.common import add_run_options, run_producers
 from grpo_verify.producers import PRODUCERS_BY_NAME
-from theory.evidence import RunContext
 
 HELP = "run the Monte Carlo studies (gradient statistics, or training dynamics)"
 STUDIES = {"gradients": "sim-gradients", "training": "sim-training"}

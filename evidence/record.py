@@ -1,17 +1,13 @@
-"""The evidence record: what every producer (theory checks, proofs, simulations, gpu_runs) returns
-and the report renders. Plain data, defined in the lowest layer so that producers never import
-the report (STYLE.md, "In this project").
+"""The evidence record: what every check (exact, proof, simulation, llm) returns and the report
+renders. Plain data, defined in the bottom package ``evidence`` so that checks never import the
+report (STYLE.md, "In this project").
 
 A verdict is never written in by hand: :func:`judge` computes it from named boolean checks.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -121,35 +117,6 @@ class Evidence:
         fields["steps"] = tuple(fields.get("steps", ()))
         fields["artefacts"] = tuple(fields.get("artefacts", ()))
         return cls(**fields)
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it onto ``path`` (atomic on
-    POSIX), on failure remove it. A killed writer never leaves a half-written file."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be read by others
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return Path(path)
-
-
-def atomic_write_json(path: str | os.PathLike[str], data: Any) -> Path:
-    """Write ``data`` as indented JSON to ``path`` atomically (NaN/inf are rejected)."""
-    return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
 BUDGETS = ("smoke", "default", "full")
