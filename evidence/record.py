@@ -22,6 +22,7 @@ class Verdict(str, Enum):
     HOLDS = "holds"
     FAILS = "fails"
     PARTLY = "partly holds"
+    INCONCLUSIVE = "inconclusive"
     NOT_CHECKED = "not checked"
     ERROR = "error"
 
@@ -31,12 +32,14 @@ METHODS = ("proof", "exact", "simulation", "llm")
 ``simulation``: Monte Carlo; ``llm``: training small language models."""
 
 
-def judge(checks: Mapping[str, bool], *, complete: bool = True) -> Verdict:
-    """Verdict from named checks.
+def judge(checks: Mapping[str, bool | None], *, complete: bool = True) -> Verdict:
+    """Verdict from named checks, each passed (True), failed (False) or undecided (None: an interval
+    that straddles its threshold, see :mod:`evidence.verdicts`).
 
     All passed -> ``holds`` if the checks cover the claim's whole statement (``complete``), else
-    ``partly holds``. None passed -> ``fails``. Some passed -> ``partly holds``. No checks ->
-    ``not checked``.
+    ``partly holds``. None passed -> ``fails`` (undecided checks do not rescue a failed one). Some
+    passed and some failed -> ``partly holds``. Some passed, none failed, some undecided ->
+    ``inconclusive``; all undecided -> ``inconclusive``. No checks -> ``not checked``.
 
     What ``complete`` means depends on the method. A ``proof`` is complete only if it shows the
     general statement: a symbolic result checked on finitely many G is not. Empirical evidence
@@ -46,20 +49,26 @@ def judge(checks: Mapping[str, bool], *, complete: bool = True) -> Verdict:
     """
     if not checks:
         return Verdict.NOT_CHECKED
-    passed = [bool(v) for v in checks.values()]
-    if all(passed):
+    values = [None if v is None else bool(v) for v in checks.values()]
+    passed, failed = values.count(True), values.count(False)
+    if passed == len(values):
         return Verdict.HOLDS if complete else Verdict.PARTLY
-    if not any(passed):
+    if passed and failed:
+        return Verdict.PARTLY
+    if failed:
         return Verdict.FAILS
-    return Verdict.PARTLY
+    return Verdict.INCONCLUSIVE
 
 
 def combine(verdicts: list[Verdict]) -> Verdict:
     """A claim's overall verdict from its evidence rows: errors and unchecked rows are ignored
-    unless nothing else exists; agreement is kept; disagreement is ``partly holds``."""
+    unless nothing else exists, inconclusive rows unless nothing decided exists; agreement is kept;
+    disagreement is ``partly holds``."""
     real = [v for v in verdicts if v not in (Verdict.ERROR, Verdict.NOT_CHECKED)]
     if not real:
         return Verdict.ERROR if Verdict.ERROR in verdicts else Verdict.NOT_CHECKED
+    decided = [v for v in real if v != Verdict.INCONCLUSIVE]
+    real = decided or real
     if all(v == real[0] for v in real):
         return real[0]
     return Verdict.PARTLY
@@ -69,7 +78,8 @@ def combine(verdicts: list[Verdict]) -> Verdict:
 class Evidence:
     """One piece of evidence about one claim.
 
-    ``checks`` are the named booleans the verdict was computed from; ``numbers`` the measured
+    ``checks`` are the named outcomes the verdict was computed from (True passed, False failed,
+    None undecided); ``numbers`` the measured
     values behind them; ``steps`` a readable derivation (Markdown, ``$...$`` for LaTeX);
     ``artefacts`` paths of figures / JSON relative to the report folder; ``command`` reproduces it.
     """
@@ -79,7 +89,7 @@ class Evidence:
     title: str
     verdict: Verdict
     reason: str
-    checks: dict[str, bool] = field(default_factory=dict)
+    checks: dict[str, bool | None] = field(default_factory=dict)
     numbers: dict[str, Any] = field(default_factory=dict)
     steps: tuple[str, ...] = ()
     artefacts: tuple[str, ...] = ()
@@ -92,17 +102,20 @@ class Evidence:
 
     @classmethod
     def from_checks(
-        cls, claim_id: str, method: str, title: str, checks: Mapping[str, bool], *,
+        cls, claim_id: str, method: str, title: str, checks: Mapping[str, bool | None], *,
         complete: bool = True, reason: str = "", **fields: Any,
     ) -> Evidence:
         """Build a record whose verdict is :func:`judge` of ``checks``; the reason lists any
-        failed check after the caller's own text."""
-        checks = {k: bool(v) for k, v in checks.items()}
-        failed = [k for k, v in checks.items() if not v]
+        failed and any undecided check after the caller's own text."""
+        checks = {k: None if v is None else bool(v) for k, v in checks.items()}
+        failed = [k for k, v in checks.items() if v is False]
+        undecided = [k for k, v in checks.items() if v is None]
         text = reason
         if failed:
             text = (text + " " if text else "") + "Failed: " + ", ".join(failed) + "."
-        if all(checks.values()) and not complete:
+        if undecided:
+            text = (text + " " if text else "") + "Undecided: " + ", ".join(undecided) + "."
+        if all(v is True for v in checks.values()) and not complete:
             text = text or "Every check passed on a finite set of cases; the general statement was not shown."
         return cls(claim_id, method, title, judge(checks, complete=complete), text, checks, **fields)
 

@@ -1,7 +1,10 @@
-"""Confidence intervals over seeds, shared by simulations and gpu_runs."""
+"""Confidence intervals over seeds, shared by every tier: a Student-t interval of a mean, Fieller's
+interval of a ratio of means (paired or independent samples), and the seeds that would make an
+interval decide against a threshold."""
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -25,3 +28,55 @@ def mean_ci(values: ArrayLike, axis: int = 0, level: float = LEVEL) -> tuple[NDA
         quantile = student_t.ppf((1 + level) / 2, np.maximum(n - 1, 1))
         half = np.where(n > 1, quantile * sd / np.sqrt(np.maximum(n, 1)), 0.0)
     return mean, half
+
+
+def _finite(name: str, values: ArrayLike) -> NDArray[np.float64]:
+    x = np.asarray(values, dtype=np.float64).ravel()
+    if x.size == 0 or not np.all(np.isfinite(x)):
+        raise ValueError(f"{name}={x!r} must be a non-empty array of finite numbers")
+    return x
+
+
+def fieller_ratio(numerator: ArrayLike, denominator: ArrayLike, *, paired: bool = True,
+                  level: float = LEVEL) -> tuple[float | None, float | None, float | None]:
+    """(R, low, high): R = mean(a) / mean(b) and Fieller's interval, the set of R with
+
+        (abar - R bbar)^2 <= t^2 (v_a - 2 R c_ab + R^2 v_b),
+
+    v_a, v_b the squared standard errors of the means, c_ab = cov(a, b) / n for paired samples (same
+    seeds, 0 when independent), t the (1 + level)/2 Student quantile with n - 1 degrees of freedom (min n
+    when independent). ``low``/``high`` are None where the set is unbounded (bbar not significantly away
+    from 0) or a sample has one value; R is None when bbar = 0."""
+    if not 0 < level < 1:
+        raise ValueError(f"level={level!r} must lie in (0, 1)")
+    a, b = _finite("numerator", numerator), _finite("denominator", denominator)
+    if paired and a.size != b.size:
+        raise ValueError(f"numerator and denominator must be paired (same length), got {a.size} and {b.size}")
+    abar, bbar = float(a.mean()), float(b.mean())
+    value = abar / bbar if bbar != 0 else None
+    n = min(a.size, b.size)
+    if n < 2:
+        return value, None, None
+    t2 = float(student_t.ppf((1 + level) / 2, n - 1)) ** 2
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    cab = float(np.cov(a, b, ddof=1)[0, 1]) / n if paired else 0.0
+    # (bbar^2 - t^2 vb) R^2 - 2 (abar bbar - t^2 cab) R + (abar^2 - t^2 va) <= 0
+    qa, qb, qc = bbar * bbar - t2 * vb, abar * bbar - t2 * cab, abar * abar - t2 * va
+    disc = qb * qb - qa * qc
+    if qa <= 0 or disc < 0:
+        return value, None, None
+    root = math.sqrt(disc)
+    return value, (qb - root) / qa, (qb + root) / qa
+
+
+def seeds_to_resolve(spread: float, gap: float, level: float = LEVEL, n_max: int = 10_000) -> int | None:
+    """Smallest n >= 2 with t_{(1+level)/2, n-1} spread / sqrt(n) < |gap|: the seeds at which an interval
+    of half width t s / sqrt(n) around an estimate ``gap`` away from a threshold no longer contains it,
+    if the per-seed spread s stays as measured. None when gap = 0 or more than ``n_max`` are needed."""
+    if not (math.isfinite(spread) and spread >= 0):
+        raise ValueError(f"spread={spread!r} must be a finite number >= 0")
+    if not math.isfinite(gap) or gap == 0:
+        return None
+    n = np.arange(2, n_max + 1)
+    resolved = np.flatnonzero(student_t.ppf((1 + level) / 2, n - 1) * spread / np.sqrt(n) < abs(gap))
+    return int(n[resolved[0]]) if resolved.size else None
