@@ -1,4 +1,12 @@
-"""``grpo-verify``: the command line. Each subcommand lives in ``grpo_verify.commands``."""
+"""``grpo-verify``: the command line. Each subcommand lives in ``grpo_verify.commands``.
+
+Thread settings are made here, in the entry point, and nowhere at import time: :func:`main` first
+calls ``gpu_runs.cores.configure_omp_wait_policy()``, which sets ``OMP_WAIT_POLICY=PASSIVE`` (by
+``setdefault``: a value you set wins) when other work holds half of this process's cores, so that
+OpenMP threads sleep instead of spinning while they wait. It must happen before torch loads its
+OpenMP runtime, hence before any command (or its imports) runs. On free cores the default (spin,
+then sleep) stays, which is faster for the many small ops of sampling a small model.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +14,8 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+
+from gpu_runs.cores import configure_omp_wait_policy
 
 COMMANDS = ("claims", "report", "prove", "simulate", "llm", "bench")
 
@@ -25,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    configure_omp_wait_policy()  # before any command imports torch (see the module docstring)
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)

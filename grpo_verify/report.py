@@ -1,5 +1,6 @@
-"""The claims report: one table of every registered claim with a verdict per method, then every
-piece of evidence with its numbers, derivation, figures and the command that reproduces it.
+"""The claims report: one table of the claims with a verdict per kind of evidence (the columns are
+the kinds the claims table lists), then every piece of evidence with its numbers, derivation,
+figures and the command that reproduces it, and the time of every check.
 
 Written as ``report.md``, ``report.html`` (figures inline) and ``claims.json``, atomically.
 """
@@ -19,12 +20,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from evidence.io import atomic_write_json, atomic_write_text
 from evidence.record import METHODS, Evidence, RunContext, Verdict, combine
 from grpo_verify.claims import CLAIMS, Claim
-from grpo_verify.producers import Producer, run_producer
+from grpo_verify.runner import CheckCall, run_checks
 
 PACKAGES = ("numpy", "scipy", "sympy", "torch", "matplotlib", "hypothesis", "trl")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -71,24 +70,30 @@ def run_metadata(ctx: RunContext, command: str) -> dict[str, Any]:
     }
 
 
-def collect(producers: Sequence[Producer], ctx: RunContext) -> tuple[list[Evidence], list[dict[str, Any]]]:
-    """Run the producers in order, with a progress bar; returns evidence and per-producer timing."""
+def collect(calls: Sequence[CheckCall], ctx: RunContext) -> tuple[list[Evidence], list[dict[str, Any]]]:
+    """Run the checks in order, with a progress bar; returns evidence and per-check timing."""
     evidence: list[Evidence] = []
     timings = []
-    for producer in tqdm(producers, desc="producers", unit="producer"):
-        rows, seconds, error = run_producer(producer, ctx)
-        evidence.extend(rows)
-        timings.append({"producer": producer.name, "seconds": round(seconds, 3), "error": error})
+    for result in run_checks(calls, ctx):
+        evidence.extend(result.evidence)
+        timings.append({"check": result.call.target, "kind": result.call.kind, "claims": list(result.call.claim_ids),
+                        "seconds": round(result.seconds, 3), "error": result.error})
     return evidence, timings
 
 
+def report_kinds(claims: Sequence[Claim] = CLAIMS) -> tuple[str, ...]:
+    """The report's columns: the kinds of check the claims table lists, in the order of ``METHODS``."""
+    return tuple(m for m in METHODS if any(m in claim.kinds for claim in claims))
+
+
 def claim_rows(evidence: Sequence[Evidence], claims: Sequence[Claim] = CLAIMS) -> list[dict[str, Any]]:
-    """One row per claim: verdict per method (combined over that method's records) and overall."""
+    """One row per claim: verdict per kind (combined over that kind's records) and overall."""
     rows = []
+    kinds = report_kinds(claims)
     for claim in claims:
         mine = [e for e in evidence if e.claim_id == claim.id]
-        per_method = {m: combine([e.verdict for e in mine if e.method == m]).value for m in METHODS}
-        rows.append({"id": claim.id, "title": claim.title, "source": claim.source, **per_method,
+        per_kind = {m: combine([e.verdict for e in mine if e.method == m]).value for m in kinds}
+        rows.append({"id": claim.id, "title": claim.title, "source": claim.source, **per_kind,
                      "overall": combine([e.verdict for e in mine]).value, "evidence": len(mine)})
     return rows
 
@@ -119,23 +124,33 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
+def _timing_rows(timings: list[dict[str, Any]]) -> list[list[object]]:
+    return [[f"`{t['check']}`", t["kind"], ", ".join(t["claims"]), t["seconds"], "error" if t["error"] else "ok"]
+            for t in timings]
+
+
+TIMING_HEADER = ("check", "kind", "claims", "seconds", "status")
+
+
 def render_markdown(rows: list[dict[str, Any]], evidence: Sequence[Evidence], meta: dict[str, Any],
-                    timings: list[dict[str, Any]], archived: list[dict[str, Any]]) -> str:
+                    timings: list[dict[str, Any]], archived: list[dict[str, Any]],
+                    claims: Sequence[Claim] = CLAIMS) -> str:
     """The human report in Markdown (figures linked by relative path)."""
+    kinds = report_kinds(claims)
     out = ["# grpo-verify claims report", "",
            f"Command: `{meta['command']}`  ",
            f"Budget `{meta['budget']}`, seed {meta['seed']}, {meta['date_utc']}, device: {meta['device']}, "
            f"Python {meta['python']} on {meta['platform']}, code at commit `{meta.get('commit')}`.", "",
            "Every verdict below was computed in this run from the checks listed with it.", "",
            "## Claims", "",
-           _md_table(["id", "claim", *METHODS, "overall"],
-                     [[r["id"], r["title"], *[r[m] for m in METHODS], f"**{r['overall']}**"] for r in rows]),
-           "", "## Producers", "",
-           _md_table(["producer", "seconds", "status"],
-                     [[t["producer"], t["seconds"], "error" if t["error"] else "ok"] for t in timings]), ""]
-    for claim in CLAIMS:
+           _md_table(["id", "claim", *kinds, "overall"],
+                     [[r["id"], r["title"], *[r[m] for m in kinds], f"**{r['overall']}**"] for r in rows]),
+           "", "## Checks", "", "Each check function ran once, for the claims listed with it.", "",
+           _md_table(TIMING_HEADER, _timing_rows(timings)), ""]
+    for claim in claims:
         mine = [e for e in evidence if e.claim_id == claim.id]
-        out += [f"## {claim.id}: {claim.title}", "", f"*{claim.source}.* {claim.statement}", ""]
+        out += [f"## {claim.id}: {claim.title}", "", f"*{claim.source}.* {claim.statement}", "",
+                "Checks: " + "; ".join(f"{c.kind} `{c.target}`" for c in claim.checks), ""]
         if not mine:
             out += ["No evidence in this run: **not checked**.", ""]
         for e in mine:
@@ -186,9 +201,10 @@ img{max-width:100%}figure{margin:.5rem 0}pre{background:#f6f6f6;padding:.5rem;ov
 
 
 def render_html(rows: list[dict[str, Any]], evidence: Sequence[Evidence], meta: dict[str, Any],
-                timings: list[dict[str, Any]], out_dir: Path) -> str:
+                timings: list[dict[str, Any]], out_dir: Path, claims: Sequence[Claim] = CLAIMS) -> str:
     """The same report as one self-contained HTML page (figures inline; LaTeX typeset by MathJax when online)."""
     esc = html.escape
+    kinds = report_kinds(claims)
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>grpo-verify claims report</title>",
              f"<style>{STYLE}</style>",
              "<script>MathJax={tex:{inlineMath:[['$','$']]}}</script>",
@@ -198,15 +214,15 @@ def render_html(rows: list[dict[str, Any]], evidence: Sequence[Evidence], meta: 
              f"{esc(meta['date_utc'])}, device: {esc(meta['device'])}, code at commit "
              f"<code>{esc(str(meta.get('commit')))}</code></p>",
              "<h2>Claims</h2>",
-             _html_table(["id", "claim", *METHODS, "overall"],
-                         [[r["id"], r["title"], *[r[m] for m in METHODS], r["overall"]] for r in rows]),
-             "<h2>Producers</h2>",
-             _html_table(["producer", "seconds", "status"],
-                         [[t["producer"], t["seconds"], "error" if t["error"] else "ok"] for t in timings])]
-    for claim in CLAIMS:
+             _html_table(["id", "claim", *kinds, "overall"],
+                         [[r["id"], r["title"], *[r[m] for m in kinds], r["overall"]] for r in rows]),
+             "<h2>Checks</h2>",
+             _html_table(TIMING_HEADER, [[str(c).strip("`") for c in row] for row in _timing_rows(timings)])]
+    for claim in claims:
         mine = [e for e in evidence if e.claim_id == claim.id]
         parts += [f"<h2 id='{claim.id}'>{claim.id}: {esc(claim.title)}</h2>",
-                  f"<p><em>{esc(claim.source)}.</em> {esc(claim.statement)}</p>"]
+                  f"<p><em>{esc(claim.source)}.</em> {esc(claim.statement)}</p>",
+                  "<p>Checks: " + "; ".join(f"{c.kind} <code>{esc(c.target)}</code>" for c in claim.checks) + "</p>"]
         if not mine:
             parts.append("<p>No evidence in this run: <b>not checked</b>.</p>")
         for e in mine:
@@ -228,21 +244,22 @@ def render_html(rows: list[dict[str, Any]], evidence: Sequence[Evidence], meta: 
     return "\n".join(parts)
 
 
-def write_report(ctx: RunContext, producers: Sequence[Producer], command: str) -> dict[str, Any]:
-    """Run ``producers`` and write report.md, report.html and claims.json under ``ctx.out_dir``.
-    Returns the claims.json payload."""
+def write_report(ctx: RunContext, calls: Sequence[CheckCall], command: str,
+                 claims: Sequence[Claim] = CLAIMS) -> dict[str, Any]:
+    """Run the checks ``calls`` and write report.md, report.html and claims.json under
+    ``ctx.out_dir``, with one row per claim of ``claims``. Returns the claims.json payload."""
     start = time.perf_counter()
     meta = run_metadata(ctx, command)
-    evidence, timings = collect(producers, ctx)
+    evidence, timings = collect(calls, ctx)
     meta["wall_seconds"] = round(time.perf_counter() - start, 3)
-    rows = claim_rows(evidence)
+    rows = claim_rows(evidence, claims)
     archived = archived_results()
-    payload = {"meta": meta, "producers": timings, "claims": rows, "evidence": [e.to_json() for e in evidence],
+    payload = {"meta": meta, "checks": timings, "claims": rows, "evidence": [e.to_json() for e in evidence],
                "archived": [a["path"] for a in archived]}
     out = ctx.out_dir
     atomic_write_json(out / "claims.json", payload)
-    atomic_write_text(out / "report.md", render_markdown(rows, evidence, meta, timings, archived))
-    atomic_write_text(out / "report.html", render_html(rows, evidence, meta, timings, out))
+    atomic_write_text(out / "report.md", render_markdown(rows, evidence, meta, timings, archived, claims))
+    atomic_write_text(out / "report.html", render_html(rows, evidence, meta, timings, out, claims))
     return payload
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from evidence.record import Evidence, RunContext
 from proofs.record import Proof, tex
 from proofs.symbolic import advantage
 from theory.advantages import group_advantages
@@ -212,3 +213,18 @@ def prove_tt3() -> Proof:
              group_advantages(np.array([0.9, 0.2]), "grpo", "sample", 0.0)[0],
              "Real pair $(0.9, 0.2)$, sample std: $A_1 = c$")
     return pf
+
+
+def check_tt1(ctx: RunContext) -> list[Evidence]:
+    """TT-1: sum_i A_i = 0 and g = (W/G)(sbar+ - sbar-); binary rewards g = sqrt(p_k(1-p_k))(sbar+ - sbar-) (sympy)."""
+    return [prove_tt1().evidence(ctx.out_dir)]
+
+
+def check_tt2(ctx: RunContext) -> list[Evidence]:
+    """TT-2: grad -log sigmoid(beta (h+ - h-)) = -beta sigmoid(beta (h- - h+)) (grad h+ - grad h-) (sympy)."""
+    return [prove_tt2().evidence(ctx.out_dir)]
+
+
+def check_tt3(ctx: RunContext) -> list[Evidence]:
+    """TT-3: G = 2, binary rewards: A_1 = c (r_1 - r_2); real rewards: A_1 = c sign(r_1 - r_2) (sympy)."""
+    return [prove_tt3().evidence(ctx.out_dir)]

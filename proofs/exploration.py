@@ -12,6 +12,7 @@ import itertools
 import numpy as np
 import sympy as sp
 
+from evidence.record import Evidence, RunContext
 from proofs.record import Proof
 
 
@@ -67,3 +68,8 @@ def prove_tt7() -> Proof:
     pf.number("instance probability", exact)
     pf.number("instance bound", bound)
     return pf
+
+
+def check_tt7(ctx: RunContext) -> list[Evidence]:
+    """TT-7: 1 - prod_{i<m} (1 - p_i)^2 >= 1 - (1 - p_0)^(2m) whenever every p_i >= p_0 (sympy)."""
+    return [prove_tt7().evidence(ctx.out_dir)]

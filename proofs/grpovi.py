@@ -16,6 +16,7 @@ import itertools
 import numpy as np
 import sympy as sp
 
+from evidence.record import Evidence, RunContext
 from proofs.contrastive import claimed_pair_scale
 from proofs.record import Proof, tex
 from proofs.symbolic import advantage
@@ -30,6 +31,9 @@ P_j, p_next = sp.symbols("P_j p_{j+1}", positive=True)
 
 INSTANCE_REWARDS = (0.9, 0.6, 0.3, 0.1)
 INSTANCE_PROBS = (0.1, 0.2, 0.3, 0.4)
+
+LARGEST_VERTEX_GROUP_SIZE = {"smoke": 3, "default": 4, "full": 5}
+"""Per budget: the largest symbolic n (responses in the group) whose vertices VI-2 enumerates and compares."""
 
 
 def closed_form(rewards: list[sp.Expr], probs: list[sp.Expr], low: sp.Expr, high: sp.Expr,
@@ -358,3 +362,26 @@ def prove_by1() -> Proof:
                    f"Cross-check: pairs $(0.8, 0.3)$, $(0.2, 0.7)$ become {adjusted.round(6).tolist()}; the 2-GRPO "
                    f"advantages differ by {gap:.1e}")
     return pf
+
+
+def check_vi1(ctx: RunContext) -> list[Evidence]:
+    """VI-1: the GRPOVI optimum z* keeps the p-weighted mean, the order and [lo, hi], and Var_p(z*) >= Var_p(r)
+    (sympy)."""
+    return [prove_vi1().evidence(ctx.out_dir)]
+
+
+def check_vi2(ctx: RunContext) -> list[Evidence]:
+    """VI-2: the GRPOVI optimum is y* = (1, ..., 1, f, 0, ..., 0), f = (tau - P_j)/p_{j+1} (sympy; vertices
+    enumerated for symbolic n = 2..LARGEST_VERTEX_GROUP_SIZE)."""
+    return [prove_vi2(LARGEST_VERTEX_GROUP_SIZE[ctx.budget]).evidence(ctx.out_dir)]
+
+
+def check_vi4(ctx: RunContext) -> list[Evidence]:
+    """VI-4: rewards in {lo, hi} are a fixed point of the GRPOVI adjustment, for every n and k (sympy)."""
+    return [prove_vi4().evidence(ctx.out_dir)]
+
+
+def check_by1(ctx: RunContext) -> list[Evidence]:
+    """BY-1: A_1(r_2 + d, r_2) = A_1(r_2 + e, r_2) for d, e > 0 (eps = 0), so GRPOVI leaves 2-GRPO's
+    advantages unchanged (sympy)."""
+    return [prove_by1().evidence(ctx.out_dir)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from evidence.record import Evidence, RunContext
 from proofs.record import Proof
 
 N_OUTPUTS = 4
@@ -93,3 +94,9 @@ def prove_rz1(seed: int = 0) -> Proof:
 AUTOREGRESSIVE_REASON = ("Tabular bound proved for every n. The autoregressive part (time Omega(Var^(-1/3)) to raise "
                          "E[r] by gamma, RZ 2025 Thm 1) is not proved here: it needs the paper's analysis of "
                          "autoregressive softmax dynamics, beyond a sympy derivation.")
+
+
+def check_rz1(ctx: RunContext) -> list[Evidence]:
+    """RZ-1: ||grad_theta E_pi[r]||_2 <= std_pi(r) for pi = softmax(theta) (sympy; the numeric instance
+    drawn from ``ctx.seed``)."""
+    return [prove_rz1(ctx.seed).evidence(ctx.out_dir)]

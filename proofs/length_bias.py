@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from evidence.record import Evidence, RunContext
 from proofs.record import Proof, tex
 
 L = sp.Symbol("L", positive=True)
@@ -64,3 +65,9 @@ def prove_dr2() -> Proof:
              "correct answer against central differences of the loss (numpy)", tol=1e-7, route="finite differences")
     pf.number("per-token weights (A, L) = (1,5), (1,20), (-1,5), (-1,20)", per_token)
     return pf
+
+
+def check_dr2(ctx: RunContext) -> list[Evidence]:
+    """DR-2: the per-token weight A/|o| falls with |o| for A > 0 and its magnitude falls for A < 0; A/M does
+    not depend on |o| (sympy)."""
+    return [prove_dr2().evidence(ctx.out_dir)]

@@ -9,7 +9,6 @@ of those checks (via :meth:`Evidence.from_checks`); nothing here writes a verdic
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +56,6 @@ class Proof:
     attachments: dict[str, Any] = field(default_factory=dict)
     complete: bool = True
     reason: str = ""
-    started: float = field(default_factory=time.perf_counter)
 
     def note(self, reason: str) -> None:
         """Add to the record's reason (what was cited, what a check covers) without changing its scope."""
@@ -127,7 +125,8 @@ class Proof:
 
     def evidence(self, out_dir: str | Path | None = None) -> Evidence:
         """The Evidence record (method ``proof``): verdict from the checks and the proof's scope
-        (:meth:`limit`), time since the proof started, attachments written under ``out_dir/proofs``."""
+        (:meth:`limit`), attachments written under ``out_dir/proofs``. ``command`` and ``seconds`` stay
+        empty: the runner that calls the check fills them."""
         artefacts: list[str] = []
         if out_dir is not None:
             for filename, data in self.attachments.items():
@@ -137,6 +136,5 @@ class Proof:
         return Evidence.from_checks(
             self.claim_id, "proof", self.title, self.checks, complete=self.complete, reason=self.reason,
             numbers=dict(self.numbers), steps=(f"**Statement.** {self.statement}", *self.steps),
-            artefacts=tuple(artefacts), command=f"grpo-verify prove {self.claim_id}",
-            seconds=round(time.perf_counter() - self.started, 4),
+            artefacts=tuple(artefacts),
         )

@@ -9,6 +9,7 @@ import itertools
 
 import sympy as sp
 
+from evidence.record import Evidence, RunContext
 from proofs.record import Proof, tex
 from theory.expectations import silent_group_probability
 
@@ -83,3 +84,8 @@ def prove_tt8() -> Proof:
              silent_group_probability(16, 0.3)[()], "Instance $G = 16$, $p = 0.3$")
     pf.note("The under-estimate uses Jensen's inequality (cited) on the convexity checked here; exact for G = 2.")
     return pf
+
+
+def check_tt8(ctx: RunContext) -> list[Evidence]:
+    """TT-8: P(all G rewards equal) = p^G + (1-p)^G; TT v3's 1 - rbar^2 - (1-rbar)^2 is its complement (sympy)."""
+    return [prove_tt8().evidence(ctx.out_dir)]

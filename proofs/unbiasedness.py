@@ -13,6 +13,7 @@ from functools import cache
 import numpy as np
 import sympy as sp
 
+from evidence.record import Evidence, RunContext
 from proofs.contrastive import claimed_pair_scale, eps
 from proofs.record import Proof, tex
 from proofs.symbolic import advantage
@@ -30,6 +31,9 @@ DIGITS = 60
 
 CHECK_POINTS = (0.05, 0.3, 0.5)
 """Pass rates at which every closed form is compared with theory.expectations.gradient_scale."""
+
+LARGEST_GROUP_SIZE = {"smoke": 16, "default": 16, "full": 24}
+"""Per budget: the largest G of the lambda_G closed forms (TT-4) and of DR-1's convexity check."""
 
 
 @cache
@@ -324,3 +328,15 @@ def prove_dr1(G_max: int = 16) -> Proof:
              f"smallest at p = 1/2 (strict convexity) was checked for G = {NONCONSTANT_FROM}..{G_max} only. For G = 2 "
              f"and 3 the std does not re-weight prompts (lambda constant).")
     return pf
+
+
+def check_tt4(ctx: RunContext) -> list[Evidence]:
+    """TT-4: E[A | r] = c (r - p) for G = 2, lambda_G(p) in closed form for G = 2..LARGEST_GROUP_SIZE, and
+    E[A | r] -> (r - p)/sqrt(p(1-p)) as G -> infinity (sympy): two records, the exact part and the limit."""
+    return [prove_tt4(LARGEST_GROUP_SIZE[ctx.budget]).evidence(ctx.out_dir), prove_tt4_limit().evidence(ctx.out_dir)]
+
+
+def check_dr1(ctx: RunContext) -> list[Evidence]:
+    """DR-1: lambda_G(p) is strictly convex and symmetric about 1/2 for G = 4..LARGEST_GROUP_SIZE, constant
+    for Dr. GRPO and RLOO (sympy)."""
+    return [prove_dr1(LARGEST_GROUP_SIZE[ctx.budget]).evidence(ctx.out_dir)]

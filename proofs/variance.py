@@ -14,6 +14,7 @@ import itertools
 import numpy as np
 import sympy as sp
 
+from evidence.record import Evidence, RunContext
 from proofs.record import Proof, tex
 
 V_pos, V_neg, C = sp.symbols("V_+ V_- C", positive=True)
@@ -170,3 +171,14 @@ def prove_tt6() -> Proof:
     pf.note("The decomposition is proved; the trace variance, SNR and cosine across G of TT-6 are measured by the "
             "simulations.")
     return pf
+
+
+def check_tt5(ctx: RunContext) -> list[Evidence]:
+    """TT-5: Var(g+ - c g-) <= Var(g+) iff 0 <= c <= 2C/V-; c = 1 helps iff rho >= sqrt(V-/V+)/2 (sympy)."""
+    return [prove_tt5().evidence(ctx.out_dir)]
+
+
+def check_tt6(ctx: RunContext) -> list[Evidence]:
+    """TT-6: Var of the fixed-budget estimator over Q x G, B = QG, is (G/B) Var_q(mu_q) + E_q[sigma_q^2]/B
+    + (G-1) E_q[kappa_q]/B (sympy)."""
+    return [prove_tt6().evidence(ctx.out_dir)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from evidence.record import Evidence, RunContext
 from proofs.contrastive import claimed_pair_scale
 from proofs.record import Proof, tex
 from proofs.symbolic import advantage
@@ -67,3 +68,8 @@ def prove_by2() -> Proof:
              expected_pair_advantage(values, probs, 0.5, "sample", 0.0),
              "Instance $r' \\in \\{0, 0.3, 0.9\\}$ w.p. $(0.2, 0.5, 0.3)$, $r = 0.5$, sample std")
     return pf
+
+
+def check_by2(ctx: RunContext) -> list[Evidence]:
+    """BY-2: 2-GRPO's E[A_1 | r_1 = r] = c (P(r' < r) - P(r' > r)), not c (r - E[r']) (sympy)."""
+    return [prove_by2().evidence(ctx.out_dir)]

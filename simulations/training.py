@@ -7,11 +7,12 @@ log-linear policy are vectorised over S in numpy, any other environment (the aut
 kept as S environment objects. Its ``direction`` is the environment's own ``direction`` (a test checks
 it), so an update built here equals :func:`simulations.engine.batch_updates`'s on the same rollouts.
 
-:func:`train` runs ``updates`` steps of one :class:`TrainConfig` on every run of a batch:
+:func:`train` runs ``updates`` steps of one :class:`SimTrainConfig` on every run of a batch:
 
 - prompts per update: ``uniform`` (drawn with replacement, as the engine) or ``epochs`` (each epoch a
-  fresh permutation of the P prompts cut into mini-batches of Q, as TT's 10 epochs over one data set);
-- rollouts: G per prompt, drawn by inverse CDF exactly as :func:`simulations.engine.sample_rollouts`;
+  fresh permutation of the P prompts cut into mini-batches of Q = ``prompts_per_step``, as TT's 10 epochs
+  over one data set);
+- rollouts: G = ``group_size`` per prompt, drawn by inverse CDF exactly as :func:`simulations.engine.sample_rollouts`;
 - advantages by name through :func:`simulations.engine.rule_advantages` (so ``grpovi`` is the theory's
   :func:`theory.grpovi.adjust_rewards` with weights from the reference policy, the initial one);
 - ``resample_rounds`` > 0 is 2-GRPO+RS (TT-9): each silent group is replaced by the group of a fresh
@@ -256,39 +257,41 @@ def group_update(batch: PolicyBatch, prompts: NDArray[np.int64], outcomes: NDArr
 # --- training -------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """One arm of a study: group size ``G``, prompts per update ``Q`` (B = Q G rollouts per update),
-    ``updates`` steps, the estimator ``rule``, the prompt ``schedule``, 2-GRPO+RS's ``resample_rounds``,
-    a total ``rollout_cap`` per run (None: none) and ``exact`` gradient ascent on J."""
+class SimTrainConfig:
+    """One arm of a simulated study (the LM trainer's config is ``gpu_runs``' ``TrainConfig``).
 
-    G: int = 2
-    Q: int = 8
-    updates: int = 100
-    rule: UpdateRule = field(default_factory=UpdateRule)
-    schedule: str = "uniform"
-    resample_rounds: int = 0
-    rollout_cap: int | None = None
-    exact: bool = False
-    label: str = ""
+    The learning rate is not a field: :func:`train` takes it beside the config, one lr per policy of the
+    vectorised batch, so that one config trains S policies at S learning rates at once (an lr sweep).
+    """
+
+    group_size: int = 2             # G, rollouts per prompt
+    prompts_per_step: int = 8       # Q, prompts per update (B = Q G rollouts per update)
+    updates: int = 100              # optimiser steps
+    rule: UpdateRule = field(default_factory=UpdateRule)  # the estimator (advantages by name)
+    schedule: str = "uniform"       # prompts per update: "uniform" with replacement, or "epochs"
+    resample_rounds: int = 0        # 2-GRPO+RS: rounds replacing silent groups per update (0: none)
+    rollout_cap: int | None = None  # total rollouts per run (None: no cap)
+    exact: bool = False             # exact gradient ascent on J instead of sampled updates
+    label: str = ""                 # arm name in figures and tables
 
     def __post_init__(self) -> None:
-        check_group_size("G", self.G)
-        check_count("Q", self.Q, 1)
+        check_group_size("group_size", self.group_size)
+        check_count("prompts_per_step", self.prompts_per_step, 1)
         check_count("updates", self.updates, 1)
         check_choice("schedule", self.schedule, SCHEDULES)
         check_count("resample_rounds", self.resample_rounds, 0)
         if self.rollout_cap is not None:
-            check_count("rollout_cap", self.rollout_cap, self.G * self.Q)
+            check_count("rollout_cap", self.rollout_cap, self.rollouts_per_step)
 
     @property
-    def B(self) -> int:
-        """Rollouts per update, Q G."""
-        return self.Q * self.G
+    def rollouts_per_step(self) -> int:
+        """B = Q G, rollouts per update."""
+        return self.prompts_per_step * self.group_size
 
     @property
     def name(self) -> str:
         """``label`` or G, Q and the rule."""
-        return self.label or f"{self.G}-{self.rule.label} Q={self.Q}"
+        return self.label or f"{self.group_size}-{self.rule.label} Q={self.prompts_per_step}"
 
 
 @dataclass(frozen=True)
@@ -317,7 +320,7 @@ class _EpochStream:
 
     def __init__(self, size: int, P: int, Q: int, rng: np.random.Generator) -> None:
         if P % Q:
-            raise ValueError(f"Q={Q} must divide the number of prompts P={P} for schedule='epochs'")
+            raise ValueError(f"prompts_per_step={Q} must divide the number of prompts P={P} for schedule='epochs'")
         self.size, self.P, self.Q, self.rng = size, P, Q, rng
         self.order = np.empty((size, 0), dtype=np.int64)
 
@@ -328,13 +331,13 @@ class _EpochStream:
         return batch
 
 
-def _resample_silent(batch: PolicyBatch, config: TrainConfig, prompts: NDArray[np.int64],
+def _resample_silent(batch: PolicyBatch, config: SimTrainConfig, prompts: NDArray[np.int64],
                      outcomes: NDArray[np.int64], silent: NDArray[np.bool_], room: NDArray[np.int64],
                      rng: np.random.Generator) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_],
                                                         NDArray[np.int64]]:
     """2-GRPO+RS: up to ``resample_rounds`` times, replace silent groups by fresh prompts' groups while the
     run has room for G more rollouts; returns prompts, outcomes, silent mask and the extra groups per run."""
-    G = config.G
+    G = config.group_size
     extra = np.zeros(batch.size, dtype=np.int64)
     for _ in range(config.resample_rounds):
         allowed = (room - extra * G) // G  # groups each run may still generate
@@ -352,7 +355,7 @@ def _resample_silent(batch: PolicyBatch, config: TrainConfig, prompts: NDArray[n
 
 def train(
     batch: PolicyBatch,
-    config: TrainConfig,
+    config: SimTrainConfig,
     lr: float | ArrayLike,
     seed: int | Sequence[int],
     *,
@@ -372,7 +375,7 @@ def train(
     if stop_gain is not None and not (math.isfinite(stop_gain) and stop_gain > 0):
         raise ValueError(f"stop_gain={stop_gain!r} must be a finite number > 0 or None")
     rng = np.random.default_rng(seed)
-    S, U, G, Q = batch.size, config.updates, config.G, config.Q
+    S, U, G, Q = batch.size, config.updates, config.group_size, config.prompts_per_step
     cap = np.full(S, np.iinfo(np.int64).max if config.rollout_cap is None else config.rollout_cap, dtype=np.int64)
     stream = _EpochStream(S, batch.num_prompts, Q, rng) if config.schedule == "epochs" and not config.exact else None
     used = np.zeros(S, dtype=np.int64)
@@ -394,13 +397,13 @@ def train(
             batch.step(batch.true_gradient(), np.where(active, lr, 0.0))
             silent_frac[:, t] = np.nan
         else:
-            active = running & (used + config.B <= cap)
+            active = running & (used + config.rollouts_per_step <= cap)
             prompts = stream.next() if stream else rng.integers(batch.num_prompts, size=(S, Q))
             outcomes = sample_outcomes(batch, prompts, G, rng)
             silent = silent_groups(gather_rewards(batch, prompts, outcomes))
             extra = np.zeros(S, dtype=np.int64)
             if config.resample_rounds:
-                room = np.where(active, cap - used - config.B, 0)
+                room = np.where(active, cap - used - config.rollouts_per_step, 0)
                 prompts, outcomes, silent, extra = _resample_silent(batch, config, prompts, outcomes, silent, room, rng)
             update = group_update(batch, prompts, outcomes, config.rule)
             batch.step(np.where(active[:, None], update, 0.0), np.where(active, lr, 0.0))
@@ -410,7 +413,8 @@ def train(
             silent_frac[:, t] = np.where(active, silent.mean(axis=1), np.nan)
         counts["rollouts"][:, t + 1] = counts["rollouts"][:, t] + gen
         counts["groups"][:, t + 1] = counts["groups"][:, t] + groups
-        counts["trained"][:, t + 1] = counts["trained"][:, t] + np.where(active, 0 if config.exact else config.B, 0)
+        trained = 0 if config.exact else config.rollouts_per_step
+        counts["trained"][:, t + 1] = counts["trained"][:, t] + np.where(active, trained, 0)
         counts["updates"][:, t + 1] = counts["updates"][:, t] + active
         objective[:, t + 1] = batch.objective()
         if observe:

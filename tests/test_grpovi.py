@@ -12,10 +12,18 @@ from hypothesis import strategies as st
 
 import theory.grpovi as grpovi
 from evidence.record import RunContext, Verdict
+from simulations.exact.grpovi_brute_force import (
+    brute_force_adjust,
+    check_by1,
+    check_vi1_vi2,
+    check_vi4,
+    order_kept,
+    random_instance,
+    weighted_variance,
+)
 from theory.advantages import group_advantages, silent_groups
 from theory.estimators import compute_advantages
 from theory.grpovi import TIES, adjust_rewards, adjust_rewards_reference, group_weights
-from theory.grpovi_checks import brute_force_adjust, order_kept, produce, random_instance, weighted_variance
 
 TOL = 1e-9
 
@@ -323,18 +331,46 @@ def test_grpovi_estimator_on_binary_rewards_is_grpo() -> None:
         compute_advantages(rewards, "grpovi")
 
 
-def test_producer_checks_pass_and_write_json(tmp_path) -> None:
-    evidence = produce(RunContext("smoke", tmp_path, seed=0))
+CHECKS = {"vi1_vi2.json": check_vi1_vi2, "vi4.json": check_vi4, "by1.json": check_by1}
+
+
+def run_checks(ctx: RunContext) -> list:
+    return [e for check in CHECKS.values() for e in check(ctx)]
+
+
+def test_checks_pass_and_each_writes_its_own_json(tmp_path) -> None:
+    evidence = run_checks(RunContext("smoke", tmp_path, seed=0))
     assert [e.claim_id for e in evidence] == ["VI-1", "VI-2", "VI-4", "BY-1"]
+    artefacts = {"VI-1": "grpovi/vi1_vi2.json", "VI-2": "grpovi/vi1_vi2.json", "VI-4": "grpovi/vi4.json",
+                 "BY-1": "grpovi/by1.json"}
     for e in evidence:
         assert e.verdict == Verdict.HOLDS and all(e.checks.values()), (e.claim_id, e.reason)
-        assert e.artefacts == ("grpovi/checks.json",) and e.method == "exact"
+        assert e.artefacts == (artefacts[e.claim_id],) and e.method == "exact"
+        assert e.command == "" and e.seconds == 0.0  # the runner fills both
         json.dumps(e.numbers, allow_nan=False)
-    assert json.loads((tmp_path / "grpovi" / "checks.json").read_text())["seed"] == 0
+    for name in CHECKS:
+        assert json.loads((tmp_path / "grpovi" / name).read_text())["seed"] == 0
 
 
-def test_producer_same_seed_same_numbers(tmp_path) -> None:
+def test_checks_same_seed_same_numbers(tmp_path) -> None:
     ctx = RunContext("smoke", tmp_path, seed=3, claim_ids=frozenset({"VI-4", "BY-1"}))
-    first, second = produce(ctx), produce(ctx)
+    first, second = run_checks(ctx), run_checks(ctx)
     assert [e.claim_id for e in first] == ["VI-4", "BY-1"]
     assert [e.numbers for e in first] == [e.numbers for e in second]
+    assert not (tmp_path / "grpovi" / "vi1_vi2.json").exists()
+
+
+def test_vi1_vi2_check_returns_only_the_claims_asked_with_the_same_numbers(tmp_path) -> None:
+    both = check_vi1_vi2(RunContext("smoke", tmp_path / "both", seed=1))
+    only_vi2 = check_vi1_vi2(RunContext("smoke", tmp_path / "vi2", seed=1, claim_ids=frozenset({"VI-2", "BY-1"})))
+    assert [e.claim_id for e in both] == ["VI-1", "VI-2"]
+    assert [e.claim_id for e in only_vi2] == ["VI-2"]
+    assert only_vi2[0].numbers == both[1].numbers
+    assert check_vi1_vi2(RunContext("smoke", tmp_path / "none", seed=1, claim_ids=frozenset({"VI-4"}))) == []
+    assert not (tmp_path / "none").exists()
+
+
+def test_by1_gives_the_same_numbers_alone_as_after_its_neighbours(tmp_path) -> None:
+    alone = check_by1(RunContext("smoke", tmp_path / "alone", seed=2, claim_ids=frozenset({"BY-1"})))
+    beside = run_checks(RunContext("smoke", tmp_path / "all", seed=2))
+    assert alone[0].numbers == next(e for e in beside if e.claim_id == "BY-1").numbers

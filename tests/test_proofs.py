@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
+import inspect
 import json
+import pkgutil
+import re
+from collections.abc import Callable
 
 import pytest
 import sympy as sp
 
-from evidence.record import Verdict
+import proofs
+from evidence.record import BUDGETS, Evidence, RunContext, Verdict
 from proofs import (
     contrastive,
     exploration,
@@ -22,7 +29,9 @@ from proofs import (
 from proofs.record import Proof
 
 G_SMALL = 8
-"""Largest G of the finite enumerations in these tests (the runner's default is 16)."""
+"""Largest G of the finite enumerations in these tests (the smoke budget's is 16)."""
+VERTEX_N_SMALL = 3
+"""Largest symbolic n of VI-2's vertex enumeration in these tests."""
 
 BUILDERS = {
     "TT-1": contrastive.prove_tt1,
@@ -39,7 +48,7 @@ BUILDERS = {
     "DR-2": length_bias.prove_dr2,
     "BY-2": winrate.prove_by2,
     "VI-1": grpovi.prove_vi1,
-    "VI-2": lambda: grpovi.prove_vi2(3),
+    "VI-2": lambda: grpovi.prove_vi2(VERTEX_N_SMALL),
     "VI-4": grpovi.prove_vi4,
     "BY-1": grpovi.prove_by1,
 }
@@ -49,16 +58,77 @@ EXPECTED = {name: Verdict.HOLDS for name in BUILDERS} | {
 }
 
 
+
+
+@functools.cache
+def built(name: str) -> Proof:
+    """The proof record of ``BUILDERS[name]``, built once per test session."""
+    return BUILDERS[name]()
+
+
 @pytest.mark.parametrize("name", sorted(BUILDERS))
 def test_each_proof_reaches_its_verdict(name: str) -> None:
-    evidence = BUILDERS[name]().evidence()
+    evidence = built(name).evidence()
     assert evidence.verdict is EXPECTED[name], (evidence.reason, evidence.checks)
     assert evidence.method == "proof" and evidence.claim_id == name.split()[0]
-    assert evidence.checks and evidence.seconds > 0
+    assert evidence.checks
+    assert evidence.command == "" and evidence.seconds == 0  # the runner fills both, never the proof
     assert evidence.steps[0].startswith("**Statement.**")
     json.dumps(evidence.to_json(), allow_nan=False)  # numbers are JSON-serialisable, no NaN
     if evidence.verdict is Verdict.PARTLY:
         assert all(evidence.checks.values()) and evidence.reason  # partly = scope, stated, not a failed check
+
+
+def proof_checks() -> dict[str, Callable[[RunContext], list[Evidence]]]:
+    """Every ``check_*`` function defined in a module of the proofs package, by ``module:function``."""
+    found = {}
+    for info in pkgutil.iter_modules(proofs.__path__):
+        module = importlib.import_module(f"proofs.{info.name}")
+        found |= {f"{module.__name__}:{name}": function for name, function in vars(module).items()
+                  if name.startswith("check_") and inspect.isfunction(function)
+                  and function.__module__ == module.__name__}
+    return found
+
+
+CHECKS = proof_checks()
+
+
+def claim_id_in(target: str) -> str:
+    """The claim id a check is named for: ``proofs.variance:check_tt6`` -> ``TT-6``."""
+    match = re.fullmatch(r"proofs\.\w+:check_([a-z]+)(\d+)", target)
+    assert match, f"{target} is not named check_<claim id>"
+    return f"{match[1].upper()}-{match[2]}"
+
+
+def test_every_proved_claim_has_exactly_one_check() -> None:
+    assert sorted(claim_id_in(target) for target in CHECKS) == sorted({name.split()[0] for name in BUILDERS})
+
+
+def test_size_dicts_name_every_budget() -> None:
+    assert set(unbiasedness.LARGEST_GROUP_SIZE) == set(BUDGETS)
+    assert set(grpovi.LARGEST_VERTEX_GROUP_SIZE) == set(BUDGETS)
+
+
+@pytest.mark.parametrize("target", sorted(CHECKS))
+def test_check_returns_its_builders_records(target: str, tmp_path, monkeypatch) -> None:
+    monkeypatch.setitem(unbiasedness.LARGEST_GROUP_SIZE, "smoke", G_SMALL)
+    monkeypatch.setitem(grpovi.LARGEST_VERTEX_GROUP_SIZE, "smoke", VERTEX_N_SMALL)
+    claim_id = claim_id_in(target)
+    records = CHECKS[target](RunContext("smoke", tmp_path / "check", seed=0))
+    expected = [built(name).evidence(tmp_path / "builder") for name in sorted(BUILDERS) if name.split()[0] == claim_id]
+    assert [(e.claim_id, e.method) for e in records] == [(claim_id, "proof")] * len(expected)
+    assert [e.verdict for e in records] == [e.verdict for e in expected]
+    assert records == expected  # same sizes, seed and steps: the check only wraps its builder(s)
+    assert all((tmp_path / "check" / artefact).is_file() for e in records for artefact in e.artefacts)
+
+
+def test_rz1_check_draws_its_instance_from_the_seed(tmp_path) -> None:
+    def numbers(seed: int) -> dict:
+        [evidence] = learning_speed.check_rz1(RunContext("smoke", tmp_path, seed=seed))
+        return evidence.numbers
+
+    assert numbers(3) == numbers(3)
+    assert numbers(3) != numbers(4)
 
 
 def lemma_verdict(claim_id: str, lemma, *args, **kwargs) -> Verdict:

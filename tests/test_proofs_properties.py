@@ -1,4 +1,4 @@
-"""proofs/: the symbolic layer against the numeric one (hypothesis), the runner and the ``prove`` command."""
+"""proofs/: the symbolic layer against the numeric one (hypothesis)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evidence.record import RunContext, Verdict
-from grpo_verify import cli
-from proofs import grpovi, runner, unbiasedness
+from proofs import grpovi, unbiasedness
 from proofs.record import to_json_number
 from proofs.symbolic import advantage
 from theory.advantages import group_advantages
@@ -123,30 +121,3 @@ def test_grpovi_closed_form_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="must be sorted descending"):
         grpovi.closed_form([zero, one], [one, one], zero, one)
 
-
-def test_runner_runs_only_the_wanted_claims(tmp_path) -> None:
-    evidence = runner.produce(RunContext("smoke", tmp_path, claim_ids=frozenset({"TT-2", "TT-7", "BY-4"})))
-    assert [e.claim_id for e in evidence] == ["TT-2", "TT-7"]
-    assert all(e.method == "proof" and e.verdict is Verdict.HOLDS and e.command for e in evidence)
-
-
-def test_runner_covers_every_registered_claim() -> None:
-    from grpo_verify.producers import PRODUCERS_BY_NAME
-
-    assert {claim_id for claim_id, _ in runner.PROOFS} == set(PRODUCERS_BY_NAME["proofs"].claims)
-
-
-def test_same_seed_same_numbers(tmp_path) -> None:
-    def numbers(seed: int) -> dict:
-        [evidence] = runner.produce(RunContext("smoke", tmp_path, seed=seed, claim_ids=frozenset({"RZ-1"})))
-        return evidence.numbers
-
-    assert numbers(3) == numbers(3)
-    assert numbers(3) != numbers(4)
-
-
-def test_prove_command_prints_statement_steps_and_verdict(tmp_path, capsys) -> None:
-    assert cli.main(["prove", "TT-7", "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "TT-7 [proof]" in out and "HOLDS" in out and "**Statement.**" in out and "check " in out
-    assert (tmp_path / "evidence.json").is_file()

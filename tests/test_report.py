@@ -1,22 +1,18 @@
-"""The evidence record, the claims registry, the report writer and the CLI's claims/report commands."""
+"""The evidence record and the report writer (with fake checks in a fake claims table)."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
 
 from evidence.io import atomic_path, atomic_write_json
-from evidence.record import Evidence, RunContext, Verdict, combine, judge
-from grpo_verify import cli
-from grpo_verify.claims import CLAIMS, CLAIMS_BY_ID, get_claim
-from grpo_verify.producers import PRODUCERS, Producer, run_producer, select_producers
-from grpo_verify.report import claim_rows, write_report
-
-THEORY = Path(__file__).resolve().parents[2] / "shared" / "THEORY.md"
+from evidence.record import METHODS, Evidence, RunContext, Verdict, combine, judge
+from grpo_verify.claims import CLAIMS, Check, Claim
+from grpo_verify.report import claim_rows, report_kinds, write_report
+from grpo_verify.runner import select_checks
 
 
 def test_judge_computes_the_verdict_from_checks() -> None:
@@ -53,78 +49,49 @@ def test_atomic_write_leaves_old_file_when_the_writer_dies(tmp_path: Path) -> No
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
 
 
-def test_registry_has_every_claim_id_of_theory_md() -> None:
-    if not THEORY.is_file():
-        assert not os.environ.get("CI"), f"{THEORY} is missing in CI"
-        pytest.skip("shared/THEORY.md is not beside this checkout")
-    ids = set(re.findall(r"\b(?:TT|VI|RZ|DR|BY)-\d\b", THEORY.read_text()))
-    assert ids == set(CLAIMS_BY_ID)
-
-
-def test_every_producer_claim_is_registered() -> None:
-    for producer in PRODUCERS:
-        assert set(producer.claims) <= set(CLAIMS_BY_ID), producer.name
-    assert len({c.id for c in CLAIMS}) == len(CLAIMS)
-    with pytest.raises(ValueError, match="claim_id='XX-1' is unknown"):
-        get_claim("XX-1")
-    with pytest.raises(ValueError, match="producer 'nope' is unknown"):
-        select_producers(["nope"])
-
-
 def _ok(ctx: RunContext) -> list[Evidence]:
-    return [Evidence.from_checks("TT-8", "exact", "fake", {"x": True}, artefacts=("fake/a.json",))]
+    """XX-8: a fake exact check that holds."""
+    return [Evidence.from_checks("XX-8", "exact", "fake", {"x": True}, artefacts=("fake/a.json",))]
 
 
 def _crash(ctx: RunContext) -> list[Evidence]:
+    """XX-1, XX-2: a fake proof that crashes."""
     raise ZeroDivisionError("boom")
 
 
-OK = Producer("ok", f"{__name__}:_ok", ("TT-8",), "exact")
-CRASH = Producer("crash", f"{__name__}:_crash", ("TT-1", "TT-2"), "proof")
-
-
-def test_a_crashing_producer_is_an_error_for_its_claims_only(tmp_path: Path) -> None:
-    evidence, _, error = run_producer(CRASH, RunContext("smoke", tmp_path, claim_ids=frozenset({"TT-1"})))
-    assert "ZeroDivisionError" in error
-    assert [(e.claim_id, e.verdict) for e in evidence] == [("TT-1", Verdict.ERROR)]
+FAKE = (Claim("XX-1", "First", "s1", "src", (Check("proof", f"{__name__}:_crash"),)),
+        Claim("XX-2", "Second", "s2", "src", (Check("proof", f"{__name__}:_crash"),)),
+        Claim("XX-8", "Silent-group rate", "s8", "src", (Check("exact", f"{__name__}:_ok"),)),
+        Claim("XX-9", "Never run", "s9", "src", (Check("proof", f"{__name__}:_crash"),)))
 
 
 def test_report_is_written_with_unchecked_claims_and_errors(tmp_path: Path) -> None:
-    payload = write_report(RunContext("smoke", tmp_path), [CRASH, OK], "test")
+    calls = select_checks(["XX-1", "XX-2", "XX-8"], claims=FAKE)
+    payload = write_report(RunContext("smoke", tmp_path), calls, "test", FAKE)
     rows = {r["id"]: r for r in payload["claims"]}
-    assert rows["TT-8"]["overall"] == "holds" and rows["TT-8"]["exact"] == "holds"
-    assert rows["TT-1"]["overall"] == "error"
-    assert rows["TT-9"]["overall"] == "not checked"
+    assert rows["XX-8"]["overall"] == "holds" and rows["XX-8"]["exact"] == "holds"
+    assert rows["XX-1"]["overall"] == "error" and rows["XX-2"]["proof"] == "error"
+    assert rows["XX-9"]["overall"] == "not checked"
     for name in ("report.md", "report.html", "claims.json"):
         assert (tmp_path / name).stat().st_size > 0
     markdown = (tmp_path / "report.md").read_text()
-    assert "| TT-8 | Silent-group rate |" in markdown and "ZeroDivisionError" in markdown
+    assert "| XX-8 | Silent-group rate | not checked | holds | **holds** |" in markdown
+    assert "ZeroDivisionError" in markdown
+    assert "Reproduce: `grpo-verify report --only XX-8 --kind exact --budget smoke --seed 0`" in markdown
     assert payload["meta"]["packages"]["numpy"]
     commit = payload["meta"]["commit"]  # None only outside a git checkout
     assert commit is None or re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", commit)
     assert f"commit `{commit}`" in markdown
-    assert [t["producer"] for t in payload["producers"]] == ["crash", "ok"]
+    assert [(t["check"], t["claims"], t["error"] is not None) for t in payload["checks"]] == [
+        (f"{__name__}:_crash", ["XX-1", "XX-2"], True), (f"{__name__}:_ok", ["XX-8"], False)]
+
+
+def test_report_columns_are_the_kinds_the_claims_table_lists() -> None:
+    assert report_kinds(FAKE) == ("proof", "exact")
+    assert report_kinds(CLAIMS) == METHODS
+    [row] = claim_rows([], FAKE[:1])
+    assert set(row) == {"id", "title", "source", "proof", "overall", "evidence"}
 
 
 def test_claim_rows_never_say_holds_without_evidence() -> None:
     assert all(r["overall"] == "not checked" for r in claim_rows([]))
-
-
-def test_cli_claims_lists_every_id(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["claims"]) == 0
-    out = capsys.readouterr().out
-    assert all(c.id in out for c in CLAIMS)
-
-
-def test_cli_report_runs_the_theory_producer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["report", "--budget", "smoke", "--out", str(tmp_path), "--only", "theory"]) == 0
-    out = capsys.readouterr().out
-    assert "TT-3" in out and "holds" in out
-    claims = json.loads((tmp_path / "claims.json").read_text())
-    assert {e["claim_id"] for e in claims["evidence"]} == {"TT-1", "TT-2", "TT-3", "TT-4", "TT-8", "BY-2"}
-
-
-def test_cli_rejects_bad_budget(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        cli.main(["report", "--budget", "huge"])
-    assert "invalid choice: 'huge'" in capsys.readouterr().err

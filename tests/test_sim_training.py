@@ -1,7 +1,9 @@
 """The training loop (issue 6): its update against the engine's, learning on a tiny bandit, the rollout caps of
-2-GRPO+RS and of the adaptive allocation, seeds, bad input, and the ``sim-training`` producer at smoke budget."""
+2-GRPO+RS and of the adaptive allocation, seeds, bad input, and the training studies' checks at smoke budget."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,9 +14,19 @@ from evidence.io import jsonable
 from evidence.record import RunContext, Verdict, judge
 from simulations.engine import UpdateRule, batch_updates, rollout_advantages, rule_advantages, sample_rollouts
 from simulations.environments import SoftmaxBandit, make_environment
+from simulations.studies import (
+    by2_win_rate,
+    by3_allocation,
+    dr1_difficulty,
+    rz1_learning_speed,
+    tt9_training,
+    vi3_grpovi_training,
+)
+from simulations.studies.by3_allocation import Allocation, allocate, ragged_update, train_adaptive
+from simulations.studies.common import TRAINING_FOLDER, StudyContext
 from simulations.training import (
     PolicyBatch,
-    TrainConfig,
+    SimTrainConfig,
     group_update,
     mean_ci,
     ratio_interval,
@@ -22,9 +34,6 @@ from simulations.training import (
     time_to_gain,
     train,
 )
-from simulations.training_allocation import Allocation, allocate, ragged_update, train_adaptive
-from simulations.training_common import StudyContext
-from simulations.training_studies import produce
 
 KINDS = ("bandit", "log-linear", "autoregressive")
 RULES = (UpdateRule("grpo"), UpdateRule("grpo", std="population", eps=0.0), UpdateRule("dr_grpo"),
@@ -88,7 +97,7 @@ def test_first_training_step_equals_engine_batch_update_step(rule: UpdateRule) -
     env = small_env("bandit", 9)
     G, Q, lr = 4, 3, 0.8
     batch = PolicyBatch.stack([env])
-    curves = train(batch, TrainConfig(G=G, Q=Q, updates=1, rule=rule), lr, seed=21)
+    curves = train(batch, SimTrainConfig(group_size=G, prompts_per_step=Q, updates=1, rule=rule), lr, seed=21)
     expected = env.copy()
     expected.step(batch_updates(env, G, rule, np.random.default_rng(21), Q=Q, path="rollout").updates[0], lr)
     np.testing.assert_allclose(batch.params()[0], expected.params, atol=1e-12)
@@ -103,7 +112,7 @@ def test_first_training_step_equals_engine_batch_update_step(rule: UpdateRule) -
 def test_exact_gradient_ascent_increases_J_at_every_step(seed: int, answers: int, p: float) -> None:
     env = make_environment("bandit", [p, 1 - p, 0.5], num_answers=answers, seed=seed,
                            rewards="continuous" if seed % 2 else "binary")
-    curves = train(PolicyBatch.stack([env]), TrainConfig(exact=True, updates=20), lr=1.0, seed=0)
+    curves = train(PolicyBatch.stack([env]), SimTrainConfig(exact=True, updates=20), lr=1.0, seed=0)
     assert np.all(np.diff(curves.objective[0]) > 0)
 
 
@@ -112,7 +121,8 @@ def test_each_estimator_raises_expected_J_on_average(rule: UpdateRule) -> None:
     env = make_environment("bandit", [0.2, 0.5, 0.7], num_answers=3, seed=2,
                            rewards="continuous" if rule.estimator == "grpovi" else "binary")
     runs = 64
-    curves = train(PolicyBatch.replicate(env, runs), TrainConfig(G=4, Q=3, updates=15, rule=rule), lr=2.0, seed=3)
+    config = SimTrainConfig(group_size=4, prompts_per_step=3, updates=15, rule=rule)
+    curves = train(PolicyBatch.replicate(env, runs), config, lr=2.0, seed=3)
     gain = curves.final - curves.objective[:, 0]
     mean, half = mean_ci(gain)
     assert mean - half > 0
@@ -125,7 +135,7 @@ def test_each_estimator_raises_expected_J_on_average(rule: UpdateRule) -> None:
 def test_resampling_never_exceeds_its_rollout_cap(seed: int, G: int, Q: int, rounds: int, cap_batches: int) -> None:
     env = make_environment("bandit", "u-shaped", num_prompts=8, num_answers=3, seed=seed)
     cap = G * Q * cap_batches + seed % (G * Q)
-    config = TrainConfig(G=G, Q=Q, updates=12, resample_rounds=rounds, rollout_cap=cap)
+    config = SimTrainConfig(group_size=G, prompts_per_step=Q, updates=12, resample_rounds=rounds, rollout_cap=cap)
     curves = train(PolicyBatch.replicate(env, 4), config, lr=1.0, seed=seed)
     assert np.all(curves.rollouts <= cap)
     assert np.all(np.diff(curves.rollouts, axis=1) >= 0)
@@ -136,8 +146,9 @@ def test_resampling_never_exceeds_its_rollout_cap(seed: int, G: int, Q: int, rou
 
 def test_resampling_replaces_silent_groups() -> None:
     env = make_environment("bandit", "u-shaped", num_prompts=16, num_answers=3, seed=1)
-    plain = train(PolicyBatch.replicate(env, 8), TrainConfig(G=2, Q=8, updates=30), lr=1.0, seed=4)
-    rs = train(PolicyBatch.replicate(env, 8), TrainConfig(G=2, Q=8, updates=30, resample_rounds=7), lr=1.0, seed=4)
+    config = SimTrainConfig(group_size=2, prompts_per_step=8, updates=30)
+    plain = train(PolicyBatch.replicate(env, 8), config, lr=1.0, seed=4)
+    rs = train(PolicyBatch.replicate(env, 8), replace(config, resample_rounds=7), lr=1.0, seed=4)
     assert np.nanmean(rs.silent) < np.nanmean(plain.silent)
     assert rs.rollouts[:, -1].mean() > plain.rollouts[:, -1].mean()
 
@@ -188,7 +199,8 @@ def test_ragged_update_equals_engine_route_per_group_size() -> None:
 
 def test_same_seed_gives_same_numbers_and_another_seed_other_numbers() -> None:
     env = small_env("log-linear", 15)
-    config = TrainConfig(G=2, Q=3, updates=8, rule=UpdateRule("grpo"), resample_rounds=2, rollout_cap=200)
+    config = SimTrainConfig(group_size=2, prompts_per_step=3, updates=8, rule=UpdateRule("grpo"), resample_rounds=2,
+                            rollout_cap=200)
     a = train(PolicyBatch.replicate(env, 3), config, 3.0, seed=16)
     b = train(PolicyBatch.replicate(env, 3), config, 3.0, seed=16)
     c = train(PolicyBatch.replicate(env, 3), config, 3.0, seed=17)
@@ -202,7 +214,7 @@ def test_same_seed_gives_same_numbers_and_another_seed_other_numbers() -> None:
 
 def test_stop_gain_freezes_runs_that_reached_it() -> None:
     env = make_environment("bandit", [0.3, 0.05], num_answers=3, seed=0)
-    curves = train(PolicyBatch.stack([env, env]), TrainConfig(exact=True, updates=400), [20.0, 2.0], seed=0,
+    curves = train(PolicyBatch.stack([env, env]), SimTrainConfig(exact=True, updates=400), [20.0, 2.0], seed=0,
                    stop_gain=0.05)
     t = time_to_gain(curves.objective, 0.05)
     assert np.all(np.isfinite(t)) and t[0] < t[1]
@@ -228,26 +240,29 @@ def test_mean_ci_and_ratio_interval_match_their_definitions() -> None:
 
 # --- bad input --------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("kwargs", "name"), [({"G": 1}, "G"), ({"Q": 0}, "Q"), ({"updates": 0}, "updates"),
+@pytest.mark.parametrize(("kwargs", "name"), [({"group_size": 1}, "group_size"),
+                                              ({"prompts_per_step": 0}, "prompts_per_step"),
+                                              ({"updates": 0}, "updates"),
                                               ({"schedule": "cyclic"}, "schedule"),
                                               ({"resample_rounds": -1}, "resample_rounds"),
-                                              ({"G": 2, "Q": 4, "rollout_cap": 7}, "rollout_cap")])
+                                              ({"group_size": 2, "prompts_per_step": 4, "rollout_cap": 7},
+                                               "rollout_cap")])
 def test_bad_train_config_raises_naming_the_argument(kwargs: dict, name: str) -> None:
     with pytest.raises(ValueError, match=name):
-        TrainConfig(**kwargs)
+        SimTrainConfig(**kwargs)
 
 
 def test_bad_training_input_raises_naming_the_argument() -> None:
     env = small_env("bandit")
     batch = PolicyBatch.replicate(env, 2)
     with pytest.raises(ValueError, match="lr"):
-        train(batch, TrainConfig(), lr=-1.0, seed=0)
+        train(batch, SimTrainConfig(), lr=-1.0, seed=0)
     with pytest.raises(ValueError, match="lr"):
-        train(batch, TrainConfig(), lr=[1.0, 2.0, 3.0], seed=0)
+        train(batch, SimTrainConfig(), lr=[1.0, 2.0, 3.0], seed=0)
     with pytest.raises(ValueError, match="stop_gain"):
-        train(batch, TrainConfig(), lr=1.0, seed=0, stop_gain=0.0)
-    with pytest.raises(ValueError, match="Q=4 must divide"):
-        train(batch, TrainConfig(Q=4, schedule="epochs"), lr=1.0, seed=0)
+        train(batch, SimTrainConfig(), lr=1.0, seed=0, stop_gain=0.0)
+    with pytest.raises(ValueError, match="prompts_per_step=4 must divide"):
+        train(batch, SimTrainConfig(prompts_per_step=4, schedule="epochs"), lr=1.0, seed=0)
     with pytest.raises(ValueError, match="weights"):
         batch.direction(np.zeros((2, 6, 3)))
     with pytest.raises(ValueError, match="update"):
@@ -280,33 +295,42 @@ def test_bad_allocation_input_raises_naming_the_argument() -> None:
         ragged_update(PolicyBatch.replicate(small_env("bandit"), 1), np.array([[1, 0, 0, 0, 0, 0]]), UpdateRule(),
                       np.random.default_rng(0))
     with pytest.raises(ValueError, match="budget"):
-        StudyContext(RunContext("smoke", ".").out_dir, "tiny", 0, 0)
+        StudyContext(RunContext("smoke", ".").out_dir, TRAINING_FOLDER, "tiny", 0, 0)
 
 
 def test_bandit_from_probs_trains_through_the_generic_route() -> None:
     env = SoftmaxBandit.from_probs([[0.5, 0.3, 0.2]], [[True, False, False]])
-    curves = train(PolicyBatch.stack([env]), TrainConfig(exact=True, updates=3), 1.0, seed=0)
+    curves = train(PolicyBatch.stack([env]), SimTrainConfig(exact=True, updates=3), 1.0, seed=0)
     assert curves.final[0] > 0.5
 
 
-# --- the producer -----------------------------------------------------------------------------------------
+# --- the studies' checks ----------------------------------------------------------------------------------
+
+TRAINING_CHECKS = {"TT-9": tt9_training.check_tt9, "VI-3": vi3_grpovi_training.check_vi3,
+                   "RZ-1": rz1_learning_speed.check_rz1, "BY-2": by2_win_rate.check_by2,
+                   "BY-3": by3_allocation.check_by3, "DR-1": dr1_difficulty.check_dr1}
+
 
 @pytest.mark.slow
-def test_producer_at_smoke_budget_gives_computed_verdicts_and_existing_artefacts(tmp_path) -> None:
-    evidence = produce(RunContext("smoke", tmp_path, seed=0), progress=False)
-    assert sorted(e.claim_id for e in evidence) == sorted(["TT-9", "VI-3", "RZ-1", "BY-2", "BY-3", "DR-1"])
+def test_training_checks_at_smoke_budget_give_computed_verdicts_and_existing_artefacts(tmp_path) -> None:
+    ctx = RunContext("smoke", tmp_path, seed=0)
+    evidence = [e for check in TRAINING_CHECKS.values() for e in check(ctx)]
+    assert [e.claim_id for e in evidence] == list(TRAINING_CHECKS)
     for e in evidence:
         assert e.method == "simulation" and e.checks
+        assert e.command == "" and e.seconds == 0.0  # the runner fills both
         assert e.verdict == judge(e.checks) and e.verdict not in (Verdict.ERROR, Verdict.NOT_CHECKED)
         assert e.artefacts and all((tmp_path / a).is_file() and (tmp_path / a).stat().st_size > 0 for a in e.artefacts)
+        assert all(a.startswith(f"{TRAINING_FOLDER}/") for a in e.artefacts)
         assert any(a.endswith(".png") for a in e.artefacts) and any(a.endswith(".json") for a in e.artefacts)
         assert jsonable(e.numbers) == e.numbers
 
 
-def test_producer_honours_claim_ids_and_seed(tmp_path) -> None:
-    first = produce(RunContext("smoke", tmp_path / "a", seed=3, claim_ids=frozenset({"DR-1"})), progress=False)
-    again = produce(RunContext("smoke", tmp_path / "b", seed=3, claim_ids=frozenset({"DR-1"})), progress=False)
-    other = produce(RunContext("smoke", tmp_path / "c", seed=4, claim_ids=frozenset({"DR-1"})), progress=False)
+def test_training_check_honours_claim_ids_and_seed(tmp_path) -> None:
+    first = dr1_difficulty.check_dr1(RunContext("smoke", tmp_path / "a", seed=3, claim_ids=frozenset({"DR-1"})))
+    again = dr1_difficulty.check_dr1(RunContext("smoke", tmp_path / "b", seed=3))
+    other = dr1_difficulty.check_dr1(RunContext("smoke", tmp_path / "c", seed=4, claim_ids=frozenset({"DR-1"})))
     assert [e.claim_id for e in first] == ["DR-1"]
     assert first[0].numbers == again[0].numbers
     assert first[0].numbers != other[0].numbers
+    assert dr1_difficulty.check_dr1(RunContext("smoke", tmp_path / "d", seed=3, claim_ids=frozenset({"BY-3"}))) == []

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simulations.exact.enumeration import brute_force_expected_advantage
 from theory.advantages import group_advantages
-from theory.checks import brute_force_expected_advantage
 from theory.contrastive import (
     binary_contrastive_weights,
     contrastive_split,

@@ -1,23 +1,23 @@
-"""``grpo-verify prove [CLAIM_ID ...]``: run the sympy derivations and print them."""
+"""``grpo-verify prove [CLAIM_ID ...]``: run the proof checks of the claims table and print each
+derivation."""
 
 from __future__ import annotations
 
 import argparse
 
 from evidence.record import RunContext
-from grpo_verify.claims import get_claim
-from grpo_verify.commands.common import add_run_options, run_producers
-from grpo_verify.producers import PRODUCERS_BY_NAME
+from grpo_verify.commands.common import add_run_options, checks_of_kind, claim_id, run_and_print
 
-HELP = "prove claims symbolically (sympy) and print statement, derivation and verdict"
+HELP = "prove claims symbolically (sympy): the proof checks of the claims table, with statement, derivation, verdict"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("claim_ids", nargs="*", metavar="CLAIM_ID", help="claims to prove (default: all)")
+    parser.add_argument("claim_ids", nargs="*", type=claim_id, metavar="CLAIM_ID",
+                        help="claims to prove (default: every claim with a proof check)")
     add_run_options(parser, default_out="out/prove")
 
 
 def run(args: argparse.Namespace) -> int:
-    ids = frozenset(get_claim(c).id for c in args.claim_ids) or None
-    ctx = RunContext(budget=args.budget, out_dir=args.out, seed=args.seed, claim_ids=ids)
-    return run_producers([PRODUCERS_BY_NAME["proofs"]], ctx, steps=True)
+    calls = checks_of_kind("proof", args.claim_ids)
+    ctx = RunContext(budget=args.budget, out_dir=args.out, seed=args.seed)
+    return run_and_print(calls, ctx, steps=True)

@@ -1,7 +1,7 @@
-"""GRPOVI evidence (method ``exact``) for VI-1, VI-2, VI-4 and BY-1: the solver of
-:mod:`theory.grpovi` against an independent brute force (every vertex of the feasible polytope) and
-VI's O(n^2) enumeration, its properties on seeded random groups, and the 2-GRPO no-op. Producer
-``grpovi`` of the report.
+"""Checks of method ``exact`` for VI-1, VI-2, VI-4 and BY-1: the solver of :mod:`theory.grpovi` against
+an independent brute force (every vertex of the feasible polytope) and VI's O(n^2) enumeration, its
+properties on seeded random groups, and the 2-GRPO no-op. Each check writes its details to its own JSON
+under ``ctx.out_dir / "grpovi"`` and draws from its own stream ``[ctx.seed, STREAMS[check]]``.
 
 The brute force shares nothing with the solver but the problem statement: it writes the constraints of
 VI-1 as rows (bounds, the order of consecutive responses, the mean, and in ``keep`` mode the equalities
@@ -12,21 +12,23 @@ feasible points and takes the largest sum p z^2. n <= 6 keeps it to a few thousa
 from __future__ import annotations
 
 import itertools
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from evidence.io import atomic_write_json
+from evidence.io import atomic_write_json, jsonable
 from evidence.record import Evidence, RunContext
 from theory.advantages import group_advantages
 from theory.grpovi import BUCKET_MIN_N, TIES, adjust_rewards, adjust_rewards_reference
 
-COMMAND = "grpo-verify report --only grpovi --budget {budget}"
+FOLDER = "grpovi"
+"""Subfolder of ``ctx.out_dir`` that the checks write their JSON to."""
 SIZES = {"smoke": 1, "default": 8, "full": 40}
 """Instances per budget, as a multiple of the smoke counts below."""
+STREAMS = {"check_vi1_vi2": 0, "check_vi4": 1, "check_by1": 2}
+"""Seed stream of each check: its generator is ``np.random.default_rng([ctx.seed, STREAMS[check]])``."""
 TOL = 1e-9
 """Agreement of objective and solution with the brute force, relative to max(1, |lo|, |hi|) (squared for
 the objective); the mean and the variance hold to 1e-12 of the same scale, idempotence to 1e-9 (a fractional
@@ -137,7 +139,7 @@ def order_kept(z: NDArray[np.float64], r: NDArray[np.float64], ties: str) -> boo
     return bool(weak and (ties == "split" or np.all(z[:, None] == z[None, :], where=r[:, None] == r[None, :])))
 
 
-def check_vi1_vi2(rng: np.random.Generator, size: int) -> tuple[Evidence, Evidence, dict]:
+def _vi1_vi2(rng: np.random.Generator, size: int) -> tuple[Evidence, Evidence, dict]:
     """VI-1 (properties of the adjusted rewards) and VI-2 (global optimum: brute force, O(n^2) reference,
     extreme-point structure, the ties example)."""
     n_brute, n_reference, n_large = 60 * size, 10 * size, 1 * size
@@ -256,7 +258,7 @@ def _unchecked_enumeration_is_infeasible(inst: Instance, ties: str) -> bool:
     return not -1e-12 <= best_c <= 1 + 1e-12
 
 
-def check_vi4(rng: np.random.Generator, size: int) -> tuple[Evidence, dict]:
+def _vi4(rng: np.random.Generator, size: int) -> tuple[Evidence, dict]:
     """VI-4: rewards in {lo, hi} come back unchanged, exactly, under any weights and both tie modes."""
     changed = {"exhaustive": 0, "random": 0}
     total = {"exhaustive": 0, "random": 0}
@@ -288,7 +290,7 @@ def check_vi4(rng: np.random.Generator, size: int) -> tuple[Evidence, dict]:
     return evidence, {"groups": total, "changed": changed}
 
 
-def check_by1(rng: np.random.Generator, size: int) -> tuple[Evidence, dict]:
+def _by1(rng: np.random.Generator, size: int) -> tuple[Evidence, dict]:
     """BY-1: G = 2 with distinct rewards, grpo advantages of adjusted and raw rewards agree (eps = 0);
     an equal pair strictly inside (lo, hi) gets a signal under split only.
 
@@ -340,24 +342,41 @@ def check_by1(rng: np.random.Generator, size: int) -> tuple[Evidence, dict]:
     return evidence, {"gaps": gaps, "equal_pair_advantage": signal}
 
 
-def produce(ctx: RunContext) -> list[Evidence]:
-    """Evidence for VI-1, VI-2, VI-4 and BY-1 at the context's budget and seed; JSON under grpovi/."""
-    size = SIZES[ctx.budget]
-    out: list[Evidence] = []
-    summary: dict[str, object] = {"budget": ctx.budget, "seed": ctx.seed}
-    jobs: list[tuple[tuple[str, ...], int, Callable[[np.random.Generator, int], tuple]]] = [
-        (("VI-1", "VI-2"), 0, check_vi1_vi2), (("VI-4",), 1, check_vi4), (("BY-1",), 2, check_by1)]
-    artefact = "grpovi/checks.json"
-    for claims, stream, job in jobs:
-        wanted = [c for c in claims if ctx.wants(c)]
-        if not wanted:
-            continue
-        start = time.perf_counter()
-        *evidence, details = job(np.random.default_rng([ctx.seed, stream]), size)
-        seconds = time.perf_counter() - start
-        summary["/".join(claims)] = details
-        out += [Evidence(**{**e.__dict__, "seconds": seconds, "artefacts": (artefact,),
-                            "command": COMMAND.format(budget=ctx.budget)})
-                for e in evidence if e.claim_id in wanted]
-    atomic_write_json(ctx.out_dir / artefact, summary)
-    return out
+
+def _rng(ctx: RunContext, check: str) -> np.random.Generator:
+    """The check's own generator: ``ctx.seed`` and its stream."""
+    return np.random.default_rng([ctx.seed, STREAMS[check]])
+
+
+def _write(ctx: RunContext, name: str, details: dict[str, Any]) -> str:
+    """Write a check's details (with budget and seed) to ``grpovi/<name>``; return that relative path."""
+    path = f"{FOLDER}/{name}"
+    atomic_write_json(ctx.out_dir / path, jsonable({"budget": ctx.budget, "seed": ctx.seed, **details}))
+    return path
+
+
+def check_vi1_vi2(ctx: RunContext) -> list[Evidence]:
+    """VI-1 and VI-2 from one computation (the same random groups): the records of those ``ctx`` wants;
+    details in ``grpovi/vi1_vi2.json``."""
+    wanted = [claim for claim in ("VI-1", "VI-2") if ctx.wants(claim)]
+    if not wanted:
+        return []
+    *evidence, details = _vi1_vi2(_rng(ctx, "check_vi1_vi2"), SIZES[ctx.budget])
+    artefact = _write(ctx, "vi1_vi2.json", details)
+    return [replace(e, artefacts=(artefact,)) for e in evidence if e.claim_id in wanted]
+
+
+def check_vi4(ctx: RunContext) -> list[Evidence]:
+    """VI-4: rewards in {lo, hi} are a fixed point of the adjustment; details in ``grpovi/vi4.json``."""
+    if not ctx.wants("VI-4"):
+        return []
+    evidence, details = _vi4(_rng(ctx, "check_vi4"), SIZES[ctx.budget])
+    return [replace(evidence, artefacts=(_write(ctx, "vi4.json", details),))]
+
+
+def check_by1(ctx: RunContext) -> list[Evidence]:
+    """BY-1: GRPOVI is a no-op for 2-GRPO except where ties split; details in ``grpovi/by1.json``."""
+    if not ctx.wants("BY-1"):
+        return []
+    evidence, details = _by1(_rng(ctx, "check_by1"), SIZES[ctx.budget])
+    return [replace(evidence, artefacts=(_write(ctx, "by1.json", details),))]

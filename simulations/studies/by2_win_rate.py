@@ -14,26 +14,29 @@ update and the same lr: J = E[r] and the win-rate against the initial policy
 W = E_{o ~ pi, o' ~ pi_0}[sign(r_o - r_o')] (0 at the start). The expected update direction of each theta_q
 at the initial policy is computed exactly, for G = 2 from :func:`theory.expectations.expected_pair_advantage`
 and for every G from :func:`simulations.engine.exact_group_moments`, and set beside the measured change.
+Check :func:`check_by2`; artefacts under ``sim-training/``.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from evidence.record import Evidence
+from evidence.record import Evidence, RunContext
 from simulations.engine import UpdateRule, exact_group_moments
 from simulations.environments import LogLinearPolicy
 from simulations.plotting import band, color, error_points, finish, new_figure, save_figure
-from simulations.training import PolicyBatch, TrainConfig, TrainCurves, summary, train
-from simulations.training_common import StudyContext, curve_summary, fmt_ci
+from simulations.studies.common import TRAINING_FOLDER, StudyContext, curve_summary, fmt_ci
+from simulations.training import PolicyBatch, SimTrainConfig, TrainCurves, summary, train
 from theory.expectations import expected_pair_advantage
 from theory.statistics import mean_ci
 
 CLAIM = "BY-2"
+STUDY_KEY = 2
+"""Seed key: the study's seeds are ``SeedSequence([ctx.seed, STUDY_KEY, stream])`` (2: its index in the old
+table of training studies, kept so that its numbers stay the same)."""
 GROUP_SIZES = (2, 4, 16, 64)
 LARGE_G = 64
 RISK_RANGE = (0.15, 0.35)
@@ -43,7 +46,9 @@ SAFE_FRACTION = (0.3, 0.9)
 
 
 @dataclass(frozen=True)
-class WinRateBudget:
+class WinRateSizes:
+    """Prompts per environment, rollouts per update B, updates, lr and seeds of a budget."""
+
     prompts: int
     B: int
     updates: int
@@ -51,8 +56,8 @@ class WinRateBudget:
     seeds: int
 
 
-BUDGETS = {"smoke": WinRateBudget(8, 128, 100, 20.0, 5), "default": WinRateBudget(32, 128, 300, 20.0, 8),
-           "full": WinRateBudget(64, 256, 600, 20.0, 16)}
+SIZES = {"smoke": WinRateSizes(8, 128, 100, 20.0, 5), "default": WinRateSizes(32, 128, 300, 20.0, 8),
+           "full": WinRateSizes(64, 256, 600, 20.0, 16)}
 
 
 def risky_safe_environment(prompts: int, seed: int) -> LogLinearPolicy:
@@ -90,19 +95,22 @@ def pair_direction(env: LogLinearPolicy) -> np.ndarray:
     return env.direction(pi * adv)
 
 
-def run(study: StudyContext) -> Evidence:
-    """Train each G, write ``by2_win_rate.{json,png}``, return the BY-2 evidence."""
-    start = time.perf_counter()
-    budget = BUDGETS[study.budget]
-    envs = [risky_safe_environment(budget.prompts, s) for s in study.seeds(0, budget.seeds)]
+def check_by2(ctx: RunContext) -> list[Evidence]:
+    """BY-2: train each G, write ``by2_win_rate.{json,png}``; return the BY-2 record."""
+    if not ctx.wants(CLAIM):
+        return []
+    study = StudyContext.of(ctx, TRAINING_FOLDER, STUDY_KEY)
+    sizes = SIZES[ctx.budget]
+    envs = [risky_safe_environment(sizes.prompts, s) for s in study.seeds(0, sizes.seeds)]
     seeds = study.seeds(1, len(GROUP_SIZES))
     curves: dict[int, TrainCurves] = {}
     moved: dict[int, np.ndarray] = {}
     theta0 = PolicyBatch.stack(envs).params()
     for i, G in enumerate(GROUP_SIZES):
         batch = PolicyBatch.stack(envs)
-        config = TrainConfig(G=G, Q=budget.B // G, updates=budget.updates, label=f"{G}-GRPO")
-        curves[G] = train(batch, config, budget.lr, seeds[i], observe=win_rate, progress=study.progress)
+        config = SimTrainConfig(group_size=G, prompts_per_step=sizes.B // G, updates=sizes.updates,
+                                label=f"{G}-GRPO")
+        curves[G] = train(batch, config, sizes.lr, seeds[i], observe=win_rate, progress=study.progress)
         moved[G] = batch.params() - theta0  # (S, P)
     predicted = {2: np.stack([pair_direction(env) for env in envs]),
                  LARGE_G: np.stack([expected_direction(env, LARGE_G) for env in envs])}
@@ -120,12 +128,12 @@ def run(study: StudyContext) -> Evidence:
         f"{LARGE_G}-GRPO moves theta along its exact expected direction (CI above 0)": along[LARGE_G].low > 0,
         "exact 2-GRPO direction: win-rate form == enumeration of groups (1e-9)": routes_gap < 1e-9,
     }
-    table = [f"| {G} | {budget.B // G} | {fmt_ci(delta_J[G].mean, delta_J[G].half_width, 4)} | "
+    table = [f"| {G} | {sizes.B // G} | {fmt_ci(delta_J[G].mean, delta_J[G].half_width, 4)} | "
              f"{fmt_ci(delta_W[G].mean, delta_W[G].half_width, 4)} |" for G in GROUP_SIZES]
     steps = (
-        f"{budget.prompts} prompts per environment, rho_q ~ U{RISK_RANGE}, m_q = U{SAFE_FRACTION} x rho_q, x_q = 1/2 "
-        f"at the start; {budget.seeds} seeds (one environment each); B = {budget.B} rollouts per update, "
-        f"{budget.updates} updates, lr {budget.lr:g}, grpo with sample std, prompts drawn uniformly.",
+        f"{sizes.prompts} prompts per environment, rho_q ~ U{RISK_RANGE}, m_q = U{SAFE_FRACTION} x rho_q, x_q = 1/2 "
+        f"at the start; {sizes.seeds} seeds (one environment each); B = {sizes.B} rollouts per update, "
+        f"{sizes.updates} updates, lr {sizes.lr:g}, grpo with sample std, prompts drawn uniformly.",
         "| G | Q | change of J = E[r] (mean +- 95% CI) | change of win-rate vs initial policy |\n|---|---|---|---|\n"
         + "\n".join(table),
         f"Exact expected update at the initial policy: 2-GRPO's theta_q-component has the sign of 2 rho_q - 1 < 0; "
@@ -133,7 +141,7 @@ def run(study: StudyContext) -> Evidence:
         f"{agree[LARGE_G]:.1%} ({LARGE_G}-GRPO, exact direction by enumerating groups). The win-rate form of "
         f"theory.expectations and the enumeration of the engine differ by at most {routes_gap:.1e}.",
     )
-    data = {"claim": CLAIM, "budget": budget.__dict__,
+    data = {"claim": CLAIM, "budget": sizes.__dict__,
             "delta_J": {G: v.to_json() for G, v in delta_J.items()},
             "delta_win_rate": {G: v.to_json() for G, v in delta_W.items()},
             "sign_agreement": agree, "along_predicted": {G: v.to_json() for G, v in along.items()},
@@ -141,7 +149,7 @@ def run(study: StudyContext) -> Evidence:
             "curves": {G: {"J": curve_summary(c.objective), "win_rate": curve_summary(c.metrics["win_rate"])}
                        for G, c in curves.items()}}
     json_path = study.write_json("by2_win_rate.json", data)
-    png_path = _plot(study, curves, delta_J, delta_W, budget)
+    png_path = _plot(study, curves, delta_J, delta_W, sizes)
     reason = (f"2-GRPO changes J by {fmt_ci(delta_J[2].mean, delta_J[2].half_width, 4)} and the win-rate against the "
               f"initial policy by {fmt_ci(delta_W[2].mean, delta_W[2].half_width, 4)}; {LARGE_G}-GRPO changes J by "
               f"{fmt_ci(delta_J[LARGE_G].mean, delta_J[LARGE_G].half_width, 4)} and the win-rate by "
@@ -150,16 +158,14 @@ def run(study: StudyContext) -> Evidence:
     numbers = {"delta_J": {str(G): v.to_json() for G, v in delta_J.items()},
                "delta_win_rate": {str(G): v.to_json() for G, v in delta_W.items()},
                "sign_agreement": {str(G): v for G, v in agree.items()}, "routes_gap": routes_gap}
-    return Evidence.from_checks(CLAIM, "simulation", "2-GRPO climbs self-win-rate, large-G GRPO climbs E[r]", checks,
-                                reason=reason, numbers=numbers, steps=steps,
-                                artefacts=(json_path, png_path), command=study.command,
-                                seconds=time.perf_counter() - start)
+    return [Evidence.from_checks(CLAIM, "simulation", "2-GRPO climbs self-win-rate, large-G GRPO climbs E[r]", checks,
+                                 reason=reason, numbers=numbers, steps=steps, artefacts=(json_path, png_path))]
 
 
 def _plot(study: StudyContext, curves: dict[int, TrainCurves], delta_J: dict[int, Any], delta_W: dict[int, Any],
-          budget: WinRateBudget) -> str:
+          sizes: WinRateSizes) -> str:
     fig, axes = new_figure(1, 3, f"{CLAIM}: mean reward vs self-win-rate, rare large vs frequent small reward "
-                                 f"({budget.seeds} seeds, 95% CI)", panel_size=(4.6, 3.6))
+                                 f"({sizes.seeds} seeds, 95% CI)", panel_size=(4.6, 3.6))
     for i, (G, c) in enumerate(curves.items()):
         x = np.arange(c.objective.shape[1])
         band(axes[0, 0], x, *mean_ci(c.objective), label=f"{G}-GRPO", c=color(i), marker="")
@@ -174,6 +180,6 @@ def _plot(study: StudyContext, curves: dict[int, TrainCurves], delta_J: dict[int
     finish(axes[0, 1], "win-rate against the initial policy", "E sign(r - r'), r' ~ pi_0", xlabel="updates")
     finish(axes[0, 2], "change after training", "change of win-rate", xlabel="change of J")
     save_figure(fig, study.path("by2_win_rate.png"),
-                note=f"B = {budget.B} rollouts per update, lr {budget.lr:g}; risky strategy: reward 1 w.p. rho < 1/2, "
+                note=f"B = {sizes.B} rollouts per update, lr {sizes.lr:g}; risky strategy: reward 1 w.p. rho < 1/2, "
                      "else 0; safe: reward m < rho.")
     return study.rel("by2_win_rate.png")

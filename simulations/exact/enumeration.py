@@ -1,12 +1,14 @@
-"""Theory-level evidence (method ``exact``): the estimators and exact expectations of this package
-checked against independent routes: brute-force enumeration of all 2^G binary outcomes, finite
-differences, and the closed forms of THEORY.md. Producer ``theory`` of the report.
+"""Checks of method ``exact`` for TT-1, TT-2, TT-3, TT-4, TT-8 and BY-2: the estimators and exact
+expectations of :mod:`theory` against independent routes: brute-force enumeration of all 2^G binary
+outcomes, finite differences, and the claimed closed forms.
+
+Each check draws from its own stream ``np.random.default_rng([ctx.seed, STREAMS[claim]])``, so it gives
+the same numbers alone or beside the others; its sizes per budget are the dicts below.
 """
 
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -30,8 +32,25 @@ from theory.expectations import (
     two_grpo_scale,
 )
 
-COMMAND = "grpo-verify report --only theory --budget {budget}"
 P_GRID = np.linspace(0.02, 0.98, 49)
+STREAMS = {"TT-1": 1, "TT-2": 2, "TT-3": 3, "TT-8": 8, "BY-2": 102}
+"""Seed stream of each check that draws random numbers (TT-n: n, BY-n: 100 + n): its generator is
+``np.random.default_rng([ctx.seed, STREAMS[claim]])``. TT-4 draws nothing."""
+TT1_GROUPS = {"smoke": 64, "default": 256, "full": 1024}
+"""TT-1: random real-reward groups (of 8) on which the contrastive form is checked."""
+TT2_POLICIES = {"smoke": 8, "default": 32, "full": 128}
+"""TT-2: random log-linear policies on which the DPO gradient is checked by finite differences."""
+TT3_PAIRS = {"smoke": 256, "default": 1024, "full": 4096}
+"""TT-3: random real-reward pairs on which A_1 = sign(r_1 - r_2) is checked."""
+TT4_MAX_GROUP_SIZE = {"smoke": 8, "default": 10, "full": 12}
+"""TT-4: largest G whose 2^(G-1) partner outcomes are enumerated."""
+BY2_LAWS = {"smoke": 16, "default": 64, "full": 256}
+"""BY-2: random discrete reward laws on which the self-win-rate form is checked."""
+
+
+def _rng(ctx: RunContext, claim_id: str) -> np.random.Generator:
+    """The check's own generator: ``ctx.seed`` and the claim's stream."""
+    return np.random.default_rng([ctx.seed, STREAMS[claim_id]])
 
 
 def brute_force_expected_advantage(G: int, p: float, reward: int, estimator: str, std: str, eps: float) -> float:
@@ -44,8 +63,11 @@ def brute_force_expected_advantage(G: int, p: float, reward: int, estimator: str
     return total
 
 
-def check_tt1(rng: np.random.Generator, n_groups: int) -> Evidence:
+def check_tt1(ctx: RunContext) -> list[Evidence]:
     """TT-1: group update == contrastive form; equal masses; binary closed forms for G = 2..16."""
+    if not ctx.wants("TT-1"):
+        return []
+    rng, n_groups = _rng(ctx, "TT-1"), TT1_GROUPS[ctx.budget]
     G = 8
     rewards = rng.normal(size=(n_groups, G))
     scores = rng.normal(size=(n_groups, G, 5))
@@ -69,15 +91,18 @@ def check_tt1(rng: np.random.Generator, n_groups: int) -> Evidence:
               "positive and negative masses equal": gap_mass < 1e-10,
               "binary A+ and A- match the closed forms (G = 2..16, both std)": worst_weight < 1e-10,
               "binary update equals sqrt(pk(1-pk)) x (pos - neg) (x sqrt((G-1)/G) for sample)": worst_scale < 1e-10}
-    return Evidence.from_checks(
+    return [Evidence.from_checks(
         "TT-1", "exact", "contrastive form of the GRPO update, numerically", checks,
         reason=f"{n_groups} random real-reward groups of 8 with 5-d scores; every binary group with G <= 16.",
         numbers={"max_gap_contrastive_form": float(gap_form), "max_gap_masses": float(gap_mass),
-                 "max_gap_binary_weights": float(worst_weight), "max_gap_binary_update": worst_scale})
+                 "max_gap_binary_weights": float(worst_weight), "max_gap_binary_update": worst_scale})]
 
 
-def check_tt2(rng: np.random.Generator, n_cases: int) -> Evidence:
+def check_tt2(ctx: RunContext) -> list[Evidence]:
     """TT-2: gradient of the DPO loss on a log-linear policy by central differences vs the contrastive form."""
+    if not ctx.wants("TT-2"):
+        return []
+    rng, n_cases = _rng(ctx, "TT-2"), TT2_POLICIES[ctx.budget]
     worst = 0.0
     for _ in range(n_cases):
         K, D = 6, 4
@@ -100,15 +125,18 @@ def check_tt2(rng: np.random.Generator, n_cases: int) -> Evidence:
         weight = dpo_pair_weight(h(theta, win), h(theta, lose), beta)
         contrastive = -weight * (grad_h[win] - grad_h[lose])
         worst = max(worst, float(np.abs(numeric - contrastive).max()))
-    return Evidence.from_checks(
+    return [Evidence.from_checks(
         "TT-2", "exact", "DPO gradient = -beta sigmoid(beta(h- - h+)) (grad h+ - grad h-), by finite differences",
         {"finite differences agree with the contrastive form (1e-6)": worst < 1e-6},
         reason=f"{n_cases} random log-linear policies (6 answers, 4 features), beta in [0.05, 2].",
-        numbers={"max_abs_gap": worst})
+        numbers={"max_abs_gap": worst})]
 
 
-def check_tt3(rng: np.random.Generator, n_pairs: int) -> Evidence:
+def check_tt3(ctx: RunContext) -> list[Evidence]:
     """TT-3: 2-GRPO advantages on every binary pair; sign form on real pairs; RLOO / Dr. GRPO identities."""
+    if not ctx.wants("TT-3"):
+        return []
+    rng, n_pairs = _rng(ctx, "TT-3"), TT3_PAIRS[ctx.budget]
     pairs = np.array(list(itertools.product((0.0, 1.0), repeat=2)))
     diff = pairs[:, 0] - pairs[:, 1]
     eps_grid = (0.0, 1e-6, 1e-4, 0.01, 0.5)
@@ -131,14 +159,17 @@ def check_tt3(rng: np.random.Generator, n_pairs: int) -> Evidence:
     gaps["real rewards: A_1 = sign(r_1 - r_2) (population, eps 0)"] = np.abs(
         group_advantages(real, "grpo", "population", 0.0)[:, 0] - np.sign(real[:, 0] - real[:, 1])).max()
     checks = {name: gap < 1e-12 for name, gap in gaps.items()}
-    return Evidence.from_checks(
+    return [Evidence.from_checks(
         "TT-3", "exact", "2-GRPO advantages are c (r_1 - r_2), numerically", checks,
         reason=f"All 4 binary pairs, eps in {list(eps_grid)}, {n_pairs} random real pairs.",
-        numbers={f"max_gap[{k}]": float(v) for k, v in gaps.items()})
+        numbers={f"max_gap[{k}]": float(v) for k, v in gaps.items()})]
 
 
-def check_tt4(max_brute_G: int) -> Evidence:
+def check_tt4(ctx: RunContext) -> list[Evidence]:
     """TT-4: exact E[A|r] vs brute force; G = 2 unbiased up to c; lambda_G(p) varies for G > 2; the limit."""
+    if not ctx.wants("TT-4"):
+        return []
+    max_brute_G = TT4_MAX_GROUP_SIZE[ctx.budget]
     worst_brute = 0.0
     for G in range(2, max_brute_G + 1):
         for p in (0.05, 0.3, 0.5, 0.8):
@@ -166,7 +197,7 @@ def check_tt4(max_brute_G: int) -> Evidence:
         "E[A|r=1] approaches (1-p)/sqrt(p(1-p)) monotonically for G = 16, 64, 256, 1024":
             all(b < a for a, b in itertools.pairwise(limit_gap)),
     }
-    return Evidence.from_checks(
+    return [Evidence.from_checks(
         "TT-4", "exact", "exact E[A|r] and lambda_G(p) vs brute force and the claimed forms", checks,
         reason="lambda_2 is constant, so 2-GRPO's expected update is c grad p; lambda_G for G >= 4 depends on p, "
                "so larger groups change the direction of the expected update, not only its scale. "
@@ -175,11 +206,14 @@ def check_tt4(max_brute_G: int) -> Evidence:
         numbers={"max_gap_vs_brute_force": worst_brute, "max_gap_G2_unbiased": gap_g2,
                  "lambda_spread_over_p": {str(G): v for G, v in spread.items()},
                  "lambda_16_at_0.5": float(lam16[0]), "lambda_16_at_0.05": float(lam16[1]),
-                 "limit_gap_G16_64_256_1024": limit_gap})
+                 "limit_gap_G16_64_256_1024": limit_gap})]
 
 
-def check_tt8(rng: np.random.Generator) -> Evidence:
+def check_tt8(ctx: RunContext) -> list[Evidence]:
     """TT-8: p^G + (1-p)^G vs enumeration; TT v3's printed formula is the complement; Jensen gap."""
+    if not ctx.wants("TT-8"):
+        return []
+    rng = _rng(ctx, "TT-8")
     worst = 0.0
     for G in range(2, 11):
         outcomes = np.array(list(itertools.product((0, 1), repeat=G)))
@@ -198,15 +232,18 @@ def check_tt8(rng: np.random.Generator) -> Evidence:
                   abs(printed + at_mean - 1) < 1e-12,
               "per-prompt silent rate >= rate at the mean pass rate (Jensen), u-shaped pass rates":
                   per_prompt >= at_mean}
-    return Evidence.from_checks(
+    return [Evidence.from_checks(
         "TT-8", "exact", "silent-group probability vs enumeration; the printed formula", checks,
         reason="The printed 1 - rbar^2 - (1-rbar)^2 is the non-silent rate; silent rates must use per-prompt p.",
         numbers={"max_gap_vs_enumeration": worst, "rbar": rbar, "silent_rate_per_prompt_G2": per_prompt,
-                 "silent_rate_at_rbar_G2": at_mean, "tt_v3_printed_value": printed})
+                 "silent_rate_at_rbar_G2": at_mean, "tt_v3_printed_value": printed})]
 
 
-def check_by2(rng: np.random.Generator, n_laws: int) -> Evidence:
+def check_by2(ctx: RunContext) -> list[Evidence]:
     """BY-2: 2-GRPO's E[A | r] on discrete laws equals the self-win-rate form, not r - E[r]."""
+    if not ctx.wants("BY-2"):
+        return []
+    rng, n_laws = _rng(ctx, "BY-2"), BY2_LAWS[ctx.budget]
     worst = 0.0
     for _ in range(n_laws):
         values = np.unique(rng.normal(size=rng.integers(2, 7)))
@@ -221,25 +258,9 @@ def check_by2(rng: np.random.Generator, n_laws: int) -> Evidence:
     centred = 0.1 - float(probs @ values)
     checks = {"E[A|r] = c (P(r' < r) - P(r' > r)) on random discrete laws": worst < 1e-12,
               "rare-large-reward law: 2-GRPO pushes up r = 0.1 although r - E[r] < 0": a_small > 0 > centred}
-    return Evidence.from_checks(
+    return [Evidence.from_checks(
         "BY-2", "exact", "2-GRPO expected advantage is a self-win-rate", checks,
         reason=f"{n_laws} random discrete laws with 2-6 atoms, both std modes, eps 0.",
         numbers={"max_gap": worst, "example_values": values.tolist(), "example_probs": probs.tolist(),
-                 "example_E_A_at_0.1": a_small, "example_r_minus_mean_at_0.1": centred})
+                 "example_E_A_at_0.1": a_small, "example_r_minus_mean_at_0.1": centred})]
 
-
-def produce(ctx: RunContext) -> list[Evidence]:
-    """Evidence for TT-1, TT-2, TT-3, TT-4, TT-8 and BY-2 at the context's budget and seed."""
-    size = {"smoke": 1, "default": 4, "full": 16}[ctx.budget]
-    rng = np.random.default_rng(ctx.seed)
-    jobs = {"TT-1": lambda: check_tt1(rng, 64 * size), "TT-2": lambda: check_tt2(rng, 8 * size),
-            "TT-3": lambda: check_tt3(rng, 256 * size), "TT-4": lambda: check_tt4({1: 8, 4: 10}.get(size, 12)),
-            "TT-8": lambda: check_tt8(rng), "BY-2": lambda: check_by2(rng, 16 * size)}
-    out = []
-    for claim_id, job in jobs.items():
-        if ctx.wants(claim_id):
-            start = time.perf_counter()
-            evidence = job()
-            out.append(Evidence(**{**evidence.__dict__, "seconds": time.perf_counter() - start,
-                                   "command": COMMAND.format(budget=ctx.budget)}))
-    return out

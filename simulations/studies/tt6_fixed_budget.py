@@ -10,21 +10,20 @@ i.i.d. rollouts) is set against the exact decomposition
     tr Cov g_B = (G/B) Var_q(mu_q) + (1/B) E_q tr Var(A_1 s_1 | q) + ((G-1)/B) E_q tr Cov(A_1 s_1, A_2 s_2 | q):
 
 the first and last terms are what i.i.d. rollouts would not have (prompts shared by G rollouts, and
-advantages coupled through the group's baseline).
+advantages coupled through the group's baseline). Check :func:`check_tt6`; artefacts under ``sim-gradients/``.
 """
 
 from __future__ import annotations
 
 import math
-import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from evidence.io import atomic_write_json
-from evidence.record import Evidence
+from evidence.record import Evidence, RunContext
 from simulations.engine import (
     UpdateRule,
     UpdateStatistics,
@@ -35,16 +34,39 @@ from simulations.engine import (
 )
 from simulations.environments import PASS_RATE_DISTRIBUTIONS, STUDY_ENVIRONMENTS, Environment, make_environment
 from simulations.plotting import band, color, finish, log2_axis, new_figure, save_figure
-from simulations.study_tools import claim_checks, rows_of, validity_numbers
+from simulations.studies.common import GRADIENTS_FOLDER, StudyContext, claim_checks, rows_of, validity_numbers
 
 CLAIM = "TT-6"
 GROUP_SIZES = (2, 4, 8, 16, 32)
-BUDGETS = (64, 512)
+ROLLOUT_BUDGETS = (64, 512)
+"""The fixed rollout budgets B = Q G per update that the group sizes are compared at."""
 RULE = UpdateRule("grpo", std="sample")
 EXACT_OUTCOMES = 8
 """Environments with at most this many outcomes per prompt get the exact twin (enumeration)."""
 IID_TOLERANCE = 0.10
 """The paper's Var(g)/B is taken to hold where measured / predicted lies within 1 +- IID_TOLERANCE."""
+STUDY_KEY = 6
+"""Seed stream: the batches of setting (i, j, B) are drawn from ``[ctx.seed, STUDY_KEY, i, j, B]``; the prompt
+pools from ``ctx.seed``."""
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much the study simulates: ``trials`` batches per (environment, distribution, B, G), prompts per study
+    environment (``pools``), and the pass-rate ``distributions``."""
+
+    trials: int
+    pools: dict[str, int]
+    distributions: tuple[str, ...]
+
+
+SIZES = {
+    "smoke": Sizes(100, {"bandit": 16, "log-linear": 16, "autoregressive": 8, "bandit-continuous": 16}, ("hard",)),
+    "default": Sizes(1_000, {"bandit": 128, "log-linear": 128, "autoregressive": 64, "bandit-continuous": 128},
+                     tuple(PASS_RATE_DISTRIBUTIONS)),
+    "full": Sizes(10_000, {"bandit": 256, "log-linear": 256, "autoregressive": 128, "bandit-continuous": 256},
+                  tuple(PASS_RATE_DISTRIBUTIONS)),
+}
 
 
 def exact_cosine(env: Environment, G: int) -> float | None:
@@ -69,24 +91,30 @@ def _best(rows: list[dict[str, Any]], name: str, pick: str) -> dict[str, Any]:
     return min(rows, key=key) if pick == "min" else max(rows, key=key)
 
 
-def run(out_dir: Path, *, pools: dict[str, int], trials: int, seed: int, command: str, artefact_prefix: str,
-        distributions: tuple[str, ...] = tuple(PASS_RATE_DISTRIBUTIONS), progress: bool = True) -> Evidence:
-    """Run every (environment, distribution, B, G); write ``tt6_fixed_budget.json`` and the figures."""
-    start = time.perf_counter()
+def check_tt6(ctx: RunContext) -> list[Evidence]:
+    """TT-6: every (environment, distribution, B, G); write ``tt6_fixed_budget.json`` and the figures; return the
+    TT-6 record."""
+    if not ctx.wants(CLAIM):
+        return []
+    study = StudyContext.of(ctx, GRADIENTS_FOLDER, STUDY_KEY)
+    sizes = SIZES[ctx.budget]
+    pools, trials, distributions = sizes.pools, sizes.trials, sizes.distributions
+    out_dir = study.folder_path
     rows: list[dict[str, Any]] = []
     described: dict[str, dict[str, Any]] = {}
     configs = [(e, d) for e in STUDY_ENVIRONMENTS for d in distributions]
-    bar = tqdm(total=len(configs) * len(GROUP_SIZES) * len(BUDGETS), desc="TT-6 fixed budget", disable=not progress)
+    bar = tqdm(total=len(configs) * len(GROUP_SIZES) * len(ROLLOUT_BUDGETS), desc="TT-6 fixed budget",
+               disable=not study.progress)
     for i, (env_name, dist) in enumerate(configs):
         kind, rewards = STUDY_ENVIRONMENTS[env_name]
-        env = make_environment(kind, dist, num_prompts=pools[env_name], rewards=rewards, seed=seed)
+        env = make_environment(kind, dist, num_prompts=pools[env_name], rewards=rewards, seed=study.seed)
         described[f"{env_name}/{dist}"] = env.describe()
         exact_possible = env.num_outcomes <= EXACT_OUTCOMES
         for j, G in enumerate(GROUP_SIZES):
             moments = exact_group_moments(env, G, RULE) if exact_possible else None
-            for B in BUDGETS:
+            for B in ROLLOUT_BUDGETS:
                 Q = B // G
-                mc = simulate_update_statistics(env, G, Q, RULE, trials=trials, seed=[seed, 6, i, j, B])
+                mc = simulate_update_statistics(env, G, Q, RULE, trials=trials, seed=[study.seed, study.key, i, j, B])
                 exact: UpdateStatistics | None = exact_update_statistics(env, Q, moments, RULE) if moments else None
                 rows.append({"environment": env_name, "distribution": dist, "B": B, "G": G, "Q": Q,
                              "prompts": env.num_prompts, "mc": mc.to_json(),
@@ -96,9 +124,9 @@ def run(out_dir: Path, *, pools: dict[str, int], trials: int, seed: int, command
     claim, validity, summary = _checks(rows)
     checks = claim_checks(claim, validity)
     statements = _statements(rows, distributions)
-    json_path = atomic_write_json(out_dir / "tt6_fixed_budget.json",
-                                  {"claim": CLAIM, "rule": RULE.label, "trials": trials, "pools": pools,
-                                   "environments": described, "statements": statements, "rows": rows})
+    json_path = study.write_json("tt6_fixed_budget.json",
+                                 {"claim": CLAIM, "rule": RULE.label, "trials": trials, "pools": pools,
+                                  "environments": described, "statements": statements, "rows": rows})
     figures = [_plot_variance_snr(rows, name, distributions, out_dir, trials) for name in STUDY_ENVIRONMENTS]
     figures += [_plot_cosine_silent(rows, name, distributions, out_dir, trials) for name in STUDY_ENVIRONMENTS]
     figures.append(_plot_decomposition(rows, distributions, out_dir))
@@ -115,12 +143,10 @@ def run(out_dir: Path, *, pools: dict[str, int], trials: int, seed: int, command
         *statements,
     )
     numbers = {"trials": trials, **{f"pool {k}": v for k, v in pools.items()}, **summary}
-    return Evidence.from_checks(
+    return [Evidence.from_checks(
         CLAIM, "simulation", "Update variance, SNR and cosine at a fixed rollout budget B = Q G", checks,
-        numbers=numbers, steps=steps,
-        artefacts=(f"{artefact_prefix}/{json_path.name}", *(f"{artefact_prefix}/{f.name}" for f in figures)),
-        command=command, seconds=time.perf_counter() - start,
-    )
+        numbers=numbers, steps=steps, artefacts=(json_path, *(study.rel(f.name) for f in figures)),
+    )]
 
 
 def _checks(rows: list[dict[str, Any]]) -> tuple[dict[str, bool], dict[str, bool], dict[str, Any]]:
@@ -168,7 +194,7 @@ def _statements(rows: list[dict[str, Any]], distributions: tuple[str, ...]) -> l
     """Plain sentences: where 2-GRPO has the highest SNR / lowest variance, where it ties within the 95%
     intervals (Monte Carlo only), and where it does not."""
     out = []
-    for B in BUDGETS:
+    for B in ROLLOUT_BUDGETS:
         for name, pick, what in (("snr", "max", "highest SNR"), ("trace_cov", "min", "lowest trace variance")):
             wins, ties, losses = [], [], []
             for env_name in STUDY_ENVIRONMENTS:
@@ -223,7 +249,7 @@ def _plot_variance_snr(rows: list[dict[str, Any]], env_name: str, distributions:
                        trials: int) -> Path:
     fig, axes = new_figure(2, len(distributions), f"TT-6 at a fixed budget B = Q G: {env_name} ({RULE.label})")
     for col, dist in enumerate(distributions):
-        for b, B in enumerate(BUDGETS):
+        for b, B in enumerate(ROLLOUT_BUDGETS):
             series = (env_name, dist, B, b)
             _mc_and_exact(axes[0, col], rows, *series, "trace_cov", B, f"B = {B}: B tr Cov g (MC)")
             G, yv, _ = _series(rows, env_name, dist, B, "rollout_variance", "mc")
@@ -244,12 +270,12 @@ def _plot_cosine_silent(rows: list[dict[str, Any]], env_name: str, distributions
                         trials: int) -> Path:
     fig, axes = new_figure(2, len(distributions), f"TT-6 direction and wasted rollouts: {env_name} ({RULE.label})")
     for col, dist in enumerate(distributions):
-        for b, B in enumerate(BUDGETS):
+        for b, B in enumerate(ROLLOUT_BUDGETS):
             G, y, hw = _series(rows, env_name, dist, B, "cosine", "mc")
             band(axes[0, col], G, y, hw, label=f"B = {B} (MC)", c=color(b))
             G, y, hw = _series(rows, env_name, dist, B, "informative_rollouts", "mc")
             band(axes[1, col], G, np.divide(y, B), np.divide(hw, B), label=f"B = {B} (MC)", c=color(b))
-        mine = rows_of(rows, environment=env_name, distribution=dist, B=BUDGETS[-1])
+        mine = rows_of(rows, environment=env_name, distribution=dist, B=ROLLOUT_BUDGETS[-1])
         if all(r["exact_cosine"] is not None for r in mine):
             axes[0, col].plot([r["G"] for r in mine], [r["exact_cosine"] for r in mine], "k:", linewidth=1.2,
                               label="exact")
@@ -264,7 +290,7 @@ def _plot_cosine_silent(rows: list[dict[str, Any]], env_name: str, distributions
 
 def _plot_decomposition(rows: list[dict[str, Any]], distributions: tuple[str, ...], out_dir: Path) -> Path:
     names = [n for n in STUDY_ENVIRONMENTS if any(r["exact"] for r in rows if r["environment"] == n)]
-    B = BUDGETS[-1]
+    B = ROLLOUT_BUDGETS[-1]
     fig, axes = new_figure(len(names), len(distributions), f"TT-6: where the variance comes from (exact, B = {B})")
     parts = (("between", "between prompts (G/B) Var_q(μ_q)"), ("within_rollout", "one rollout (1/B) E Var(A s)"),
              ("within_group_covariance", "group coupling ((G-1)/B) E Cov"))

@@ -19,28 +19,35 @@ Arms, G in {2, 4, 8, 16} with Q = B/G:
 Every arm makes ``epochs`` passes over the P prompts (``epochs`` x P / Q updates). The ratio table is TT's:
 final J of each arm as a % of 16-GRPO's, rollouts %, simulated compute % (:class:`ComputeModel`), and the
 improvement ratio (J_arm - J_0) / (J_16 - J_0), each ratio of seed means with a paired bootstrap 95% CI.
+TT's numbers are :mod:`theory.paper`'s. Check :func:`check_tt9`; artefacts under ``sim-training/``.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from evidence.record import Evidence
+from evidence.record import Evidence, RunContext
 from simulations.environments import make_environment
 from simulations.plotting import band, color, error_points, finish, new_figure, save_figure
-from simulations.training import ComputeModel, PolicyBatch, TrainConfig, TrainCurves, ratio_interval, train
-from simulations.training_common import StudyContext, curve_summary, fmt_ci
+from simulations.studies.common import TRAINING_FOLDER, StudyContext, curve_summary, fmt_ci
+from simulations.training import ComputeModel, PolicyBatch, SimTrainConfig, TrainCurves, ratio_interval, train
+from theory.paper import (
+    TT9_IMPROVEMENT_RATIO,
+    TT9_ROLLOUT_RATIO,
+    TT9_RS_SCORE_RATIO,
+    TT9_SCORE_RATIO,
+    TT9_WALLCLOCK_RATIO,
+)
 from theory.statistics import mean_ci
 
 CLAIM = "TT-9"
+STUDY_KEY = 0
+"""Seed key: the study's seeds are ``SeedSequence([ctx.seed, STUDY_KEY, stream])`` (0: its index in the old
+table of training studies, kept so that its numbers stay the same)."""
 GROUP_SIZES = (2, 4, 8, 16)
-TT_SCORE_RATIO = 0.976
-TT_IMPROVEMENT_RATIO = 0.95
-TT_RS_SCORE_RATIO = 1.011
 RS_ROUNDS = 7
 
 
@@ -65,7 +72,7 @@ class TT9Setting:
 
 
 @dataclass(frozen=True)
-class TT9Budget:
+class TT9Sizes:
     """The settings, evaluation seeds and tuning seeds of a budget."""
 
     settings: tuple[TT9Setting, ...]
@@ -73,26 +80,27 @@ class TT9Budget:
     tuning_seeds: int
 
 
-BUDGETS = {
-    "smoke": TT9Budget((TT9Setting("bandit", 32, 4, 0, 32, 3, 0.75),
+SIZES = {
+    "smoke": TT9Sizes((TT9Setting("bandit", 32, 4, 0, 32, 3, 0.75),
                         TT9Setting("log-linear", 32, 4, 32, 32, 3, 2.0, (0.5, 2.0, 8.0))), 5, 2),
-    "default": TT9Budget((TT9Setting("bandit", 512, 4, 0, 128, 10, 0.75),
+    "default": TT9Sizes((TT9Setting("bandit", 512, 4, 0, 128, 10, 0.75),
                           TT9Setting("log-linear", 128, 4, 128, 64, 10, 2.0, (0.25, 0.5, 1.0, 2.0, 4.0, 8.0))),
                          10, 3),
-    "full": TT9Budget((TT9Setting("bandit", 1024, 4, 0, 256, 10, 0.75),
+    "full": TT9Sizes((TT9Setting("bandit", 1024, 4, 0, 256, 10, 0.75),
                        TT9Setting("log-linear", 256, 4, 256, 128, 10, 2.0,
                                   (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0))), 20, 5),
 }
 
 
-def arm_config(G: int, setting: TT9Setting, *, resample: bool = False) -> TrainConfig:
+def arm_config(group_size: int, setting: TT9Setting, *, resample: bool = False) -> SimTrainConfig:
     """G-GRPO at B rollouts per update for ``epochs`` passes over the prompts (RS: refills, capped at
     16-GRPO's total rollouts)."""
+    G = group_size
     Q = setting.B // G
-    return TrainConfig(G=G, Q=Q, updates=setting.epochs * setting.prompts // Q, schedule="epochs",
-                       resample_rounds=RS_ROUNDS if resample else 0,
-                       rollout_cap=setting.epochs * setting.prompts * 16 if resample else None,
-                       label=f"{G}-GRPO{'+RS' if resample else ''}")
+    return SimTrainConfig(group_size=G, prompts_per_step=Q, updates=setting.epochs * setting.prompts // Q,
+                          schedule="epochs", resample_rounds=RS_ROUNDS if resample else 0,
+                          rollout_cap=setting.epochs * setting.prompts * 16 if resample else None,
+                          label=f"{G}-GRPO{'+RS' if resample else ''}")
 
 
 def _environments(setting: TT9Setting, seeds: list[int]) -> list:
@@ -129,11 +137,11 @@ class SettingResult:
     rs_cap: int
 
 
-def run_setting(study: StudyContext, setting: TT9Setting, budget: TT9Budget, index: int) -> SettingResult:
+def run_setting(study: StudyContext, setting: TT9Setting, sizes: TT9Sizes, index: int) -> SettingResult:
     """Train every arm of one setting on the evaluation seeds (and the sweeps on the tuning seeds)."""
     cost = ComputeModel()
-    eval_envs = _environments(setting, study.seeds(10 * index, budget.seeds))
-    tune_envs = _environments(setting, study.seeds(10 * index + 1, budget.tuning_seeds)) if setting.tuned else []
+    eval_envs = _environments(setting, study.seeds(10 * index, sizes.seeds))
+    tune_envs = _environments(setting, study.seeds(10 * index + 1, sizes.tuning_seeds)) if setting.tuned else []
     J0 = np.array([env.objective() for env in eval_envs])
     train_seeds = study.seeds(10 * index + 2, 3 * len(GROUP_SIZES) + 1)
     scaled: dict[str, TrainCurves] = {}
@@ -142,7 +150,7 @@ def run_setting(study: StudyContext, setting: TT9Setting, budget: TT9Budget, ind
     mults = np.asarray(setting.multipliers)
     for i, G in enumerate(GROUP_SIZES):
         config = arm_config(G, setting)
-        lr = setting.lr_per_prompt * config.Q
+        lr = setting.lr_per_prompt * config.prompts_per_step
         scaled[config.name] = train(PolicyBatch.stack(eval_envs), config, lr, train_seeds[3 * i],
                                     progress=study.progress)
         if not setting.tuned:
@@ -157,8 +165,8 @@ def run_setting(study: StudyContext, setting: TT9Setting, budget: TT9Budget, ind
         tuned[config.name] = train(PolicyBatch.stack(eval_envs), config, lr * mults[best], train_seeds[3 * i + 2],
                                    progress=study.progress)
     rs = arm_config(2, setting, resample=True)
-    scaled[rs.name] = train(PolicyBatch.stack(eval_envs), rs, setting.lr_per_prompt * rs.Q, train_seeds[-1],
-                            progress=study.progress)
+    scaled[rs.name] = train(PolicyBatch.stack(eval_envs), rs, setting.lr_per_prompt * rs.prompts_per_step,
+                            train_seeds[-1], progress=study.progress)
     rng = np.random.default_rng(study.seeds(10 * index + 3, 1)[0])
     table = {"TT lr scaling": {name: _ratios(c, scaled["16-GRPO"], J0, setting.B, cost, rng)
                                for name, c in scaled.items()}}
@@ -175,13 +183,13 @@ def _checks(result: SettingResult) -> dict[str, bool]:
         groups.append(("own tuned lr", result.table["own tuned lr"]["2-GRPO"]))
     checks = {}
     for lr_name, two in groups:
-        checks[f"{kind}: 2-GRPO score ratio ({lr_name}) CI reaches {TT_SCORE_RATIO:.1%}"] = (
-            two["score_ratio"]["high"] >= TT_SCORE_RATIO)
-        checks[f"{kind}: 2-GRPO improvement ratio ({lr_name}) CI reaches {TT_IMPROVEMENT_RATIO:.0%}"] = (
-            two["improvement_ratio"]["high"] >= TT_IMPROVEMENT_RATIO)
+        checks[f"{kind}: 2-GRPO score ratio ({lr_name}) CI reaches {TT9_SCORE_RATIO:.1%}"] = (
+            two["score_ratio"]["high"] >= TT9_SCORE_RATIO)
+        checks[f"{kind}: 2-GRPO improvement ratio ({lr_name}) CI reaches {TT9_IMPROVEMENT_RATIO:.0%}"] = (
+            two["improvement_ratio"]["high"] >= TT9_IMPROVEMENT_RATIO)
     two_rs = result.table["TT lr scaling"]["2-GRPO+RS"]
-    checks[f"{kind}: 2-GRPO+RS score ratio CI reaches {TT_RS_SCORE_RATIO:.1%}"] = (
-        two_rs["score_ratio"]["high"] >= TT_RS_SCORE_RATIO)
+    checks[f"{kind}: 2-GRPO+RS score ratio CI reaches {TT9_RS_SCORE_RATIO:.1%}"] = (
+        two_rs["score_ratio"]["high"] >= TT9_RS_SCORE_RATIO)
     return checks
 
 
@@ -189,7 +197,7 @@ def _pct(r: dict[str, float]) -> str:
     return f"{r['value']:.1%} [{r['low']:.1%}, {r['high']:.1%}]"
 
 
-def _steps(result: SettingResult, budget: TT9Budget) -> list[str]:
+def _steps(result: SettingResult, sizes: TT9Sizes) -> list[str]:
     s = result.setting
     env = (f"softmax bandit, P = {s.prompts} prompts, K = {s.answers} answers" if s.kind == "bandit" else
            f"log-linear policy (one shared theta of F = {s.features} random features), P = {s.prompts} prompts, "
@@ -197,7 +205,7 @@ def _steps(result: SettingResult, budget: TT9Budget) -> list[str]:
     if s.tuned:
         chosen = ", ".join(f"G={G}: x{w['chosen_multiplier']:g}{' (grid edge)' if w['at_grid_edge'] else ''}"
                            for G, w in result.sweep.items())
-        tuning = (f"Own tuned lr, best multiplier of lr_G in {list(s.multipliers)} on {budget.tuning_seeds} separate "
+        tuning = (f"Own tuned lr, best multiplier of lr_G in {list(s.multipliers)} on {sizes.tuning_seeds} separate "
                   f"tuning seeds: {chosen}.")
     else:
         tuning = ("No own-lr arms: in the bandit no binary-reward GRPO step lowers a pass rate, so J only grows "
@@ -207,7 +215,7 @@ def _steps(result: SettingResult, budget: TT9Budget) -> list[str]:
             for group, arms in result.table.items() for name, r in arms.items()]
     return [
         f"**{s.kind}**: {env}, binary rewards, initial pass rates uniform on (0, 1); B = {s.B} rollouts per update; "
-        f"{s.epochs} epochs; {budget.seeds} evaluation seeds (one random environment each, shared by all arms). "
+        f"{s.epochs} epochs; {sizes.seeds} evaluation seeds (one random environment each, shared by all arms). "
         f"TT lr scaling: lr_G = {s.lr_per_prompt:g} x Q. {tuning} 2-GRPO+RS: <= {RS_ROUNDS} refill rounds per "
         f"update, total rollouts capped at {result.rs_cap} (16-GRPO's); max used "
         f"{int(result.scaled['2-GRPO+RS'].rollouts[:, -1].max())}.",
@@ -233,26 +241,28 @@ def _summary(result: SettingResult) -> tuple[str, dict[str, Any]]:
     return text, numbers
 
 
-def run(study: StudyContext) -> Evidence:
-    """Run every setting, write ``tt9_training.json`` and one figure per setting, return the TT-9 evidence."""
-    start_time = time.perf_counter()
-    budget = BUDGETS[study.budget]
+def check_tt9(ctx: RunContext) -> list[Evidence]:
+    """TT-9: run every setting, write ``tt9_training.json`` and one figure per setting; return the TT-9 record."""
+    if not ctx.wants(CLAIM):
+        return []
+    study = StudyContext.of(ctx, TRAINING_FOLDER, STUDY_KEY)
+    sizes = SIZES[ctx.budget]
     cost = ComputeModel()
-    results = [run_setting(study, setting, budget, i) for i, setting in enumerate(budget.settings)]
+    results = [run_setting(study, setting, sizes, i) for i, setting in enumerate(sizes.settings)]
     checks: dict[str, bool] = {}
     steps: list[str] = []
-    numbers: dict[str, Any] = {"seeds": budget.seeds}
+    numbers: dict[str, Any] = {"seeds": sizes.seeds}
     summaries = []
     for result in results:
         checks |= _checks(result)
-        steps += _steps(result, budget)
+        steps += _steps(result, sizes)
         text, numbers[result.setting.kind] = _summary(result)
         summaries.append(text)
     steps.append(cost.describe() + ". At fixed B every term that scales with rollouts or updates gives the same "
                  "ratio, so compute % departs from rollouts % only through per-group costs and RS's extra "
                  "generations; TT's 21% is measured wall-clock, which this model does not claim to reproduce.")
-    data = {"claim": CLAIM, "compute_model": cost.describe(), "seeds": budget.seeds,
-            "tuning_seeds": budget.tuning_seeds,
+    data = {"claim": CLAIM, "compute_model": cost.describe(), "seeds": sizes.seeds,
+            "tuning_seeds": sizes.tuning_seeds,
             "settings": [{"setting": r.setting.__dict__, "initial_J": r.initial_J, "ratio_table": r.table,
                           "lr_sweep": r.sweep, "rs_rollout_cap": r.rs_cap,
                           "curves": {group: {name: {"J": curve_summary(c.objective),
@@ -262,21 +272,20 @@ def run(study: StudyContext) -> Evidence:
                                      for group, arms in (("TT lr scaling", r.scaled), ("own tuned lr", r.tuned))
                                      if arms}}
                          for r in results]}
-    artefacts = [study.write_json("tt9_training.json", data)] + [_plot(study, r, budget) for r in results]
+    artefacts = [study.write_json("tt9_training.json", data)] + [_plot(study, r, sizes) for r in results]
     reason = (" ".join(summaries) + f" Thresholds: a ratio passes when the upper end of its 95% paired-bootstrap CI "
-              f"reaches TT's number ({TT_SCORE_RATIO:.1%} score, {TT_IMPROVEMENT_RATIO:.0%} improvement, "
-              f"{TT_RS_SCORE_RATIO:.1%} for 2-GRPO+RS). Simulated softmax policies, not the LLM experiment.")
-    return Evidence.from_checks(CLAIM, "simulation", "2-GRPO vs 16-GRPO training at fixed rollouts per update",
-                                checks, reason=reason, numbers=numbers, steps=tuple(steps),
-                                artefacts=tuple(artefacts), command=study.command,
-                                seconds=time.perf_counter() - start_time)
+              f"reaches TT's number ({TT9_SCORE_RATIO:.1%} score, {TT9_IMPROVEMENT_RATIO:.0%} improvement, "
+              f"{TT9_RS_SCORE_RATIO:.1%} for 2-GRPO+RS). Simulated softmax policies, not the LLM experiment.")
+    return [Evidence.from_checks(CLAIM, "simulation", "2-GRPO vs 16-GRPO training at fixed rollouts per update",
+                                 checks, reason=reason, numbers=numbers, steps=tuple(steps),
+                                 artefacts=tuple(artefacts))]
 
 
-def _plot(study: StudyContext, result: SettingResult, budget: TT9Budget) -> str:
+def _plot(study: StudyContext, result: SettingResult, sizes: TT9Sizes) -> str:
     s = result.setting
     rows = 2 if s.tuned else 1
     fig, axes = new_figure(rows, 2, f"{CLAIM}: G-GRPO on the {s.kind} at B = {s.B} rollouts per update "
-                                    f"({budget.seeds} seeds, 95% CI)", panel_size=(5.2, 3.6))
+                                    f"({sizes.seeds} seeds, 95% CI)", panel_size=(5.2, 3.6))
     for i, (name, c) in enumerate(result.scaled.items()):
         mean, half = mean_ci(c.objective)
         band(axes[0, 0], np.arange(c.objective.shape[1]), mean, half, label=name, c=color(i), marker="")
@@ -294,12 +303,13 @@ def _plot(study: StudyContext, result: SettingResult, budget: TT9Budget) -> str:
         axes[1, 0].set_xscale("log")
         axes[1, 1].set_xscale("log", base=2)
         finish(axes[1, 0], "each G at its own tuned lr", "J (mean pass rate)", xlabel="rollouts consumed")
-        finish(axes[1, 1], f"lr sweep ({budget.tuning_seeds} tuning seeds)", "final J",
+        finish(axes[1, 1], f"lr sweep ({sizes.tuning_seeds} tuning seeds)", "final J",
                xlabel="multiplier of the TT-scaled lr")
     two = result.table["TT lr scaling"]["2-GRPO"]
     note = (f"2-GRPO / 16-GRPO at TT's lr: score {two['score_ratio']['value']:.1%}, improvement "
             f"{two['improvement_ratio']['value']:.1%}, rollouts {two['rollouts_ratio']:.1%}, simulated compute "
-            f"{two['compute_ratio']:.1%} (TT: 97.6% score, 12.5% rollouts, 21% wall-clock)")
+            f"{two['compute_ratio']:.1%} (TT: {TT9_SCORE_RATIO:.1%} score, {TT9_ROLLOUT_RATIO:.1%} rollouts, "
+            f"{TT9_WALLCLOCK_RATIO:.0%} wall-clock)")
     name = f"tt9_training_{s.kind}.png"
     save_figure(fig, study.path(name), note=note)
     return study.rel(name)

@@ -3,31 +3,35 @@ against the exact values of :mod:`theory.expectations`, for G in {2, 3, 4, 8, 16
 
 Each sampled group gives one draw of (r_1, A_1) (rollout 1 only, so draws are independent); A is
 computed by name on the sampled rewards, E[A | r] is a conditional sample mean with its standard
-error, and every deviation from the exact value must stay within 4 standard errors.
+error, and every deviation from the exact value must stay within 4 standard errors. Check
+:func:`check_tt4`; artefacts under ``sim-gradients/``.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from evidence.io import atomic_write_json
-from evidence.record import Evidence
+from evidence.record import Evidence, RunContext
 from simulations.engine import CHUNK_FLOATS, UpdateRule, rule_advantages, run_chunked
 from simulations.plotting import color, error_points, finish, new_figure, save_figure
+from simulations.studies.common import GRADIENTS_FOLDER, StudyContext
 from theory.expectations import expected_advantage, gradient_scale, two_grpo_scale
 
 CLAIM = "TT-4"
+STUDY_KEY = 4
+"""Seed stream: the groups of cell i are drawn from ``[ctx.seed, STUDY_KEY, i]``."""
+GROUPS_PER_CELL = {"smoke": 4_000, "default": 200_000, "full": 2_000_000}
+"""Sampled groups per (G, p) cell."""
 GROUP_SIZES = (2, 3, 4, 8, 16, 32)
 PASS_RATES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 RULES = (UpdateRule("grpo", std="population", eps=0.0), UpdateRule("grpo", std="sample", eps=0.0),
          UpdateRule("dr_grpo", eps=0.0))
 PAPER_LAMBDA_16 = {0.5: 1.93, 0.05: 3.27}
-"""lambda_16(p) as printed (THEORY.md TT-4, population std), two decimals."""
+"""lambda_16(p) as the statement of TT-4 gives it (population std), two decimals."""
 
 
 def conditional_advantages(G: int, p: float, rules: tuple[UpdateRule, ...], groups: int, seed: list[int]) -> dict:
@@ -54,15 +58,17 @@ def conditional_advantages(G: int, p: float, rules: tuple[UpdateRule, ...], grou
     return out
 
 
-def run(out_dir: Path, *, groups: int, seed: int, command: str, artefact_prefix: str,
-        progress: bool = True) -> Evidence:
-    """Simulate every (G, p), compare with the exact values, write ``tt4_unbiasedness.json`` and
-    ``tt4_lambda.png`` under ``out_dir``; return the TT-4 evidence."""
-    start = time.perf_counter()
+def check_tt4(ctx: RunContext) -> list[Evidence]:
+    """TT-4: simulate every (G, p), compare with the exact values, write ``tt4_unbiasedness.json`` and
+    ``tt4_lambda.png``; return the TT-4 record."""
+    if not ctx.wants(CLAIM):
+        return []
+    study = StudyContext.of(ctx, GRADIENTS_FOLDER, STUDY_KEY)
+    groups = GROUPS_PER_CELL[ctx.budget]
     rows: list[dict[str, Any]] = []
     cells = [(G, p) for G in GROUP_SIZES for p in PASS_RATES]
-    for i, (G, p) in enumerate(tqdm(cells, desc="TT-4 unbiasedness", disable=not progress)):
-        mc = conditional_advantages(G, p, RULES, groups, [seed, 4, i])
+    for i, (G, p) in enumerate(tqdm(cells, desc="TT-4 unbiasedness", disable=not study.progress)):
+        mc = conditional_advantages(G, p, RULES, groups, [study.seed, study.key, i])
         for rule in RULES:
             exact = {r: float(expected_advantage(G, p, r, rule.estimator, rule.std, rule.eps)) for r in (0, 1)}
             (m0, se0, _), (m1, se1, _) = mc[rule.label][0], mc[rule.label][1]
@@ -99,8 +105,8 @@ def run(out_dir: Path, *, groups: int, seed: int, command: str, artefact_prefix:
             round(lam_mc[(pop, 16, p)]["lambda_exact"], 2) == v for p, v in PAPER_LAMBDA_16.items()),
     }
     data = {"claim": CLAIM, "groups_per_cell": groups, "rows": rows}
-    json_path = atomic_write_json(out_dir / "tt4_unbiasedness.json", data)
-    png_path = _plot(rows, out_dir / "tt4_lambda.png", groups)
+    json_path = study.write_json("tt4_unbiasedness.json", data)
+    png_path = _plot(rows, study.path("tt4_lambda.png"), groups)
     numbers = {"max_abs_z": round(max_z, 3), "comparisons": 3 * len(rows), "groups_per_cell": groups,
                **{f"lambda_{G}({p}) {pop} exact": round(lam_mc[(pop, G, p)]["lambda_exact"], 4)
                   for G in (2, 16) for p in (0.05, 0.5)},
@@ -117,12 +123,10 @@ def run(out_dir: Path, *, groups: int, seed: int, command: str, artefact_prefix:
         "lambda_G grows toward p = 0 or 1, approaching $1/\\sqrt{p(1-p)}$: the direction changes, not only the scale. "
         "dr_grpo has the constant lambda_G = (G-1)/G.",
     )
-    return Evidence.from_checks(
+    return [Evidence.from_checks(
         CLAIM, "simulation", "Monte Carlo E[A|r] and lambda_G(p) vs exact expectations", checks,
-        numbers=numbers, steps=steps,
-        artefacts=(f"{artefact_prefix}/{json_path.name}", f"{artefact_prefix}/{png_path.name}"),
-        command=command, seconds=time.perf_counter() - start,
-    )
+        numbers=numbers, steps=steps, artefacts=(json_path, study.rel(png_path.name)),
+    )]
 
 
 def _plot(rows: list[dict[str, Any]], path: Path, groups: int) -> Path:

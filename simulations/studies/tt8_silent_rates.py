@@ -5,28 +5,44 @@ rate rbar instead of the per-prompt rates (an under-estimate by Jensen's inequal
 Two parts: fixed pass rates p on a grid, and pools of prompts whose pass rates follow the named
 distributions of :mod:`simulations.environments` (each prompt of the pool gets one group per trial).
 Groups are drawn by the binary kernel (:class:`simulations.engine.BinomialSampler`), independently
-of the formula; standard errors use the exact Bernoulli variance of each group's silence.
+of the formula; standard errors use the exact Bernoulli variance of each group's silence. Check
+:func:`check_tt8`; artefacts under ``sim-gradients/``.
 """
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from evidence.io import atomic_write_json
-from evidence.record import Evidence
+from evidence.record import Evidence, RunContext
 from simulations.engine import KERNEL_CHUNK, BinomialSampler, run_chunked
 from simulations.environments import PASS_RATE_DISTRIBUTIONS, pass_rate_quantiles
 from simulations.plotting import color, error_points, finish, log2_axis, new_figure, save_figure
+from simulations.studies.common import GRADIENTS_FOLDER, StudyContext
 from theory.expectations import silent_group_probability
 
 CLAIM = "TT-8"
 GROUP_SIZES = (2, 4, 8, 16, 32)
 PASS_RATES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
+STUDY_KEY = 8
+"""Seed stream of the fixed-p part: cell (G, j) draws from ``[ctx.seed, STUDY_KEY, G, j]``."""
+POOL_KEY = 80
+"""Seed stream of the prompt pools: distribution d at G draws from ``[ctx.seed, POOL_KEY, d, G]``."""
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """``groups`` simulated per cell, ``pool`` prompts in each pass-rate pool."""
+
+    groups: int
+    pool: int
+
+
+SIZES = {"smoke": Sizes(100_000, 256), "default": Sizes(2_000_000, 1024), "full": Sizes(20_000_000, 4096)}
 
 
 def simulated_silent_fraction(pass_rates: np.ndarray, G: int, trials: int, seed: list[int]) -> float:
@@ -47,26 +63,30 @@ def _standard_error(pass_rates: np.ndarray, G: int, trials: int) -> float:
     return float(np.sqrt((pi * (1 - pi)).sum() * trials) / (trials * pass_rates.size))
 
 
-def run(out_dir: Path, *, groups: int, pool: int, seed: int, command: str, artefact_prefix: str,
-        progress: bool = True) -> Evidence:
-    """Simulate silent rates at fixed p (``groups`` groups per cell) and on prompt pools of size ``pool``
-    (about ``groups`` groups per cell); write ``tt8_silent_groups.json`` and ``tt8_silent_groups.png``."""
-    start = time.perf_counter()
+def check_tt8(ctx: RunContext) -> list[Evidence]:
+    """TT-8: simulate silent rates at fixed p (``groups`` groups per cell) and on prompt pools of size ``pool``
+    (about ``groups`` groups per cell); write ``tt8_silent_groups.json`` and ``tt8_silent_groups.png``; return
+    the TT-8 record."""
+    if not ctx.wants(CLAIM):
+        return []
+    study = StudyContext.of(ctx, GRADIENTS_FOLDER, STUDY_KEY)
+    groups, pool = SIZES[ctx.budget].groups, SIZES[ctx.budget].pool
     fixed: list[dict[str, Any]] = []
-    for G in tqdm(GROUP_SIZES, desc="TT-8 fixed p", disable=not progress):
+    for G in tqdm(GROUP_SIZES, desc="TT-8 fixed p", disable=not study.progress):
         p = np.array(PASS_RATES)
         for j, pj in enumerate(p):
-            sim = simulated_silent_fraction(p[j:j + 1], G, groups, [seed, 8, G, j])
+            sim = simulated_silent_fraction(p[j:j + 1], G, groups, [study.seed, study.key, G, j])
             exact = float(silent_group_probability(G, pj))
             se = _standard_error(p[j:j + 1], G, groups)
             fixed.append({"G": G, "p": float(pj), "simulated": sim, "se": se, "exact": exact, "z": (sim - exact) / se})
     pooled: list[dict[str, Any]] = []
     trials = max(1, groups // pool)
-    for d, name in enumerate(tqdm(list(PASS_RATE_DISTRIBUTIONS), desc="TT-8 distributions", disable=not progress)):
+    for d, name in enumerate(tqdm(list(PASS_RATE_DISTRIBUTIONS), desc="TT-8 distributions",
+                                    disable=not study.progress)):
         p = pass_rate_quantiles(name, pool)
         rbar = float(p.mean())
         for G in GROUP_SIZES:
-            sim = simulated_silent_fraction(p, G, trials, [seed, 80, d, G])
+            sim = simulated_silent_fraction(p, G, trials, [study.seed, POOL_KEY, d, G])
             se = _standard_error(p, G, trials)
             per_prompt = float(silent_group_probability(G, p).mean())
             mean_rate = float(silent_group_probability(G, rbar))
@@ -92,10 +112,10 @@ def run(out_dir: Path, *, groups: int, pool: int, seed: int, command: str, artef
         "the mean pass rate under-estimates the silent rate by more than 4 SE (every pool and G)":
             all(r["mean_pass_rate_z"] < -4 for r in pooled),
     }
-    json_path = atomic_write_json(out_dir / "tt8_silent_groups.json",
-                                  {"claim": CLAIM, "groups_per_cell": groups, "pool": pool, "fixed_p": fixed,
-                                   "distributions": pooled})
-    png_path = _plot(fixed, pooled, out_dir / "tt8_silent_groups.png", groups, pool)
+    json_path = study.write_json("tt8_silent_groups.json",
+                                 {"claim": CLAIM, "groups_per_cell": groups, "pool": pool, "fixed_p": fixed,
+                                  "distributions": pooled})
+    png_path = _plot(fixed, pooled, study.path("tt8_silent_groups.png"), groups, pool)
     numbers: dict[str, Any] = {"groups_per_cell": groups, "pool_size": pool,
                                "max_abs_z_fixed_p": round(max(abs(r["z"]) for r in fixed), 3),
                                "max_abs_z_pools": round(max(abs(r["z"]) for r in pooled), 3)}
@@ -114,12 +134,10 @@ def run(out_dir: Path, *, groups: int, pool: int, seed: int, command: str, artef
         f"{worst['distribution']}, G = {worst['G']}: {worst['mean_pass_rate_formula']:.4g} vs simulated "
         f"{worst['simulated']:.4g}.",
     )
-    return Evidence.from_checks(
+    return [Evidence.from_checks(
         CLAIM, "simulation", "Simulated silent-group rates vs p^G + (1-p)^G, TT v3's formula and the mean pass rate",
-        checks, numbers=numbers, steps=steps,
-        artefacts=(f"{artefact_prefix}/{json_path.name}", f"{artefact_prefix}/{png_path.name}"),
-        command=command, seconds=time.perf_counter() - start,
-    )
+        checks, numbers=numbers, steps=steps, artefacts=(json_path, study.rel(png_path.name)),
+    )]
 
 
 def _plot(fixed: list[dict[str, Any]], pooled: list[dict[str, Any]], path: Path, groups: int, pool: int) -> Path:

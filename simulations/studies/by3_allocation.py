@@ -13,31 +13,32 @@ For each pass-rate distribution of :data:`simulations.environments.PASS_RATE_DIS
 of updates (so the same total rollouts, B x updates) is given to G in {2, 4, 8, 16} and to the adaptive
 allocation; each arm's lr is the best of a sweep on separate tuning seeds, and the best fixed G is also chosen
 on the tuning seeds. Reported: final J per arm with 95% CI, the winner per distribution, and whether the
-adaptive allocation is at least as good as the best fixed G (paired over evaluation seeds).
+adaptive allocation is at least as good as the best fixed G (paired over evaluation seeds). Check
+:func:`check_by3`; artefacts under ``sim-training/``.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from evidence.record import Evidence
+from evidence.record import Evidence, RunContext
 from simulations.engine import UpdateRule, rule_advantages
 from simulations.environments import PASS_RATE_DISTRIBUTIONS, make_environment
 from simulations.plotting import band, color, error_points, finish, new_figure, save_figure
-from simulations.training import PolicyBatch, TrainConfig, TrainCurves, check_count, check_lrs, summary, train
-from simulations.training_common import StudyContext, curve_summary, fmt_ci, paired_difference
+from simulations.studies.common import TRAINING_FOLDER, StudyContext, curve_summary, fmt_ci, paired_difference
+from simulations.training import PolicyBatch, SimTrainConfig, TrainCurves, check_count, check_lrs, summary, train
 from theory.statistics import mean_ci
 from theory.validation import check_choice, check_nonnegative, check_probability
 
 CLAIM = "BY-3"
+STUDY_KEY = 3
+"""Seed key: the study's seeds are ``SeedSequence([ctx.seed, STUDY_KEY, stream])`` (3: its index in the old
+table of training studies, kept so that its numbers stay the same)."""
 GROUP_SIZES = (2, 4, 8, 16)
-
-
 SHARES = ("variance", "uniform")
 
 
@@ -171,7 +172,7 @@ def train_adaptive(batch: PolicyBatch, B: int, updates: int, lr: float | np.ndar
 
 
 @dataclass(frozen=True)
-class AllocationBudget:
+class AllocationSizes:
     """Log-linear environments of P prompts, K answers and F = P features; B rollouts per update, updates,
     evaluation and tuning seeds, and the lr grid every arm is tuned on."""
 
@@ -184,43 +185,43 @@ class AllocationBudget:
     lrs: tuple[float, ...]
 
 
-BUDGETS = {"smoke": AllocationBudget(16, 4, 32, 20, 5, 2, (16.0, 64.0)),
-           "default": AllocationBudget(128, 4, 64, 150, 8, 3, (8.0, 16.0, 32.0, 64.0, 128.0, 256.0)),
-           "full": AllocationBudget(256, 4, 128, 300, 16, 4, (4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0))}
+SIZES = {"smoke": AllocationSizes(16, 4, 32, 20, 5, 2, (16.0, 64.0)),
+           "default": AllocationSizes(128, 4, 64, 150, 8, 3, (8.0, 16.0, 32.0, 64.0, 128.0, 256.0)),
+           "full": AllocationSizes(256, 4, 128, 300, 16, 4, (4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0))}
 
 
-def _train_arm(arm: str, envs: list, budget: AllocationBudget, lr: float | np.ndarray, seed: int,
+def _train_arm(arm: str, envs: list, setup: AllocationSizes, lr: float | np.ndarray, seed: int,
                progress: bool) -> TrainCurves:
     batch = PolicyBatch.stack(envs)
     for allocation in ALLOCATIONS:
         if arm == allocation.name:
-            return train_adaptive(batch, budget.B, budget.updates, lr, seed, allocation=allocation, progress=progress)
+            return train_adaptive(batch, setup.B, setup.updates, lr, seed, allocation=allocation, progress=progress)
     G = int(arm.split("-")[0])
-    return train(batch, TrainConfig(G=G, Q=budget.B // G, updates=budget.updates, label=arm), lr, seed,
-                 progress=progress)
+    return train(batch, SimTrainConfig(group_size=G, prompts_per_step=setup.B // G, updates=setup.updates,
+                                       label=arm), lr, seed, progress=progress)
 
 
-def _run_distribution(study: StudyContext, distribution: str, budget: AllocationBudget, index: int) -> dict[str, Any]:
+def _run_distribution(study: StudyContext, distribution: str, setup: AllocationSizes, index: int) -> dict[str, Any]:
     def envs(stream: int, n: int) -> list:
-        return [make_environment("log-linear", distribution, num_prompts=budget.prompts, num_answers=budget.answers,
-                                 num_features=budget.prompts, seed=s) for s in study.seeds(stream, n)]
+        return [make_environment("log-linear", distribution, num_prompts=setup.prompts, num_answers=setup.answers,
+                                 num_features=setup.prompts, seed=s) for s in study.seeds(stream, n)]
 
-    eval_envs, tune_envs = envs(10 * index, budget.seeds), envs(10 * index + 1, budget.tuning_seeds)
+    eval_envs, tune_envs = envs(10 * index, setup.seeds), envs(10 * index + 1, setup.tuning_seeds)
     fixed = [f"{G}-GRPO" for G in GROUP_SIZES]
     arms = fixed + [a.name for a in ALLOCATIONS]
     seeds = study.seeds(10 * index + 2, 2 * len(arms))
-    lrs = np.asarray(budget.lrs)
+    lrs = np.asarray(setup.lrs)
     curves: dict[str, TrainCurves] = {}
     sweep: dict[str, Any] = {}
     for i, arm in enumerate(arms):
-        tuned = _train_arm(arm, tune_envs * len(lrs), budget, np.repeat(lrs, len(tune_envs)), seeds[2 * i],
+        tuned = _train_arm(arm, tune_envs * len(lrs), setup, np.repeat(lrs, len(tune_envs)), seeds[2 * i],
                            study.progress)
         mean, half = mean_ci(tuned.final.reshape(len(lrs), len(tune_envs)), axis=1)
         best = int(np.argmax(mean))
         sweep[arm] = {"lr": lrs.tolist(), "tuning_final_J": mean.tolist(), "ci95": half.tolist(),
                       "chosen_lr": float(lrs[best]), "tuning_best_J": float(mean[best]),
                       "at_grid_edge": best in (0, len(lrs) - 1)}
-        curves[arm] = _train_arm(arm, eval_envs, budget, float(lrs[best]), seeds[2 * i + 1], study.progress)
+        curves[arm] = _train_arm(arm, eval_envs, setup, float(lrs[best]), seeds[2 * i + 1], study.progress)
     best_fixed = max(fixed, key=lambda a: sweep[a]["tuning_best_J"])
     finals = {a: summary(c.final) for a, c in curves.items()}
     ranking = sorted(arms, key=lambda a: -finals[a].mean)
@@ -232,11 +233,14 @@ def _run_distribution(study: StudyContext, distribution: str, budget: Allocation
             "initial_J": float(np.mean([e.objective() for e in eval_envs]))}
 
 
-def run(study: StudyContext) -> Evidence:
-    """Every pass-rate distribution: write ``by3_allocation.{json,png}``, return the BY-3 evidence."""
-    start = time.perf_counter()
-    budget = BUDGETS[study.budget]
-    results = [_run_distribution(study, d, budget, i) for i, d in enumerate(PASS_RATE_DISTRIBUTIONS)]
+def check_by3(ctx: RunContext) -> list[Evidence]:
+    """BY-3: every pass-rate distribution, fixed G against the adaptive allocation; write
+    ``by3_allocation.{json,png}``; return the BY-3 record."""
+    if not ctx.wants(CLAIM):
+        return []
+    study = StudyContext.of(ctx, TRAINING_FOLDER, STUDY_KEY)
+    setup = SIZES[ctx.budget]
+    results = [_run_distribution(study, d, setup, i) for i, d in enumerate(PASS_RATE_DISTRIBUTIONS)]
     adaptive = ALLOCATIONS[0].name
     checks = {f"{r['distribution']}: {adaptive} not worse than the best fixed G ({r['best_fixed']}, chosen on tuning "
               f"seeds), paired 95% CI of the difference reaches 0": r["versus_best_fixed"][adaptive]["high"] >= 0
@@ -250,17 +254,17 @@ def run(study: StudyContext) -> Evidence:
                     f"[{m['low']:.3f}, {m['high']:.3f}] over {r['runner_up']}) |")
     header = "| pass rates | initial J | " + " | ".join(f"final J {a}" for a in arms) + " | winner (paired margin) |"
     steps = (
-        f"Log-linear policy (shared theta, F = P = {budget.prompts} random features), K = {budget.answers} answers, "
-        f"binary rewards; B = {budget.B} rollouts per update, {budget.updates} updates (total budget "
-        f"{budget.B * budget.updates} rollouts per run); {budget.seeds} evaluation seeds, {budget.tuning_seeds} tuning "
-        f"seeds; lr of each arm the best of {list(budget.lrs)} on the tuning seeds. Adaptive arms: "
+        f"Log-linear policy (shared theta, F = P = {setup.prompts} random features), K = {setup.answers} answers, "
+        f"binary rewards; B = {setup.B} rollouts per update, {setup.updates} updates (total budget "
+        f"{setup.B * setup.updates} rollouts per run); {setup.seeds} evaluation seeds, {setup.tuning_seeds} tuning "
+        f"seeds; lr of each arm the best of {list(setup.lrs)} on the tuning seeds. Adaptive arms: "
         + "; ".join(f"{a.name}: {a}" for a in ALLOCATIONS) + ".",
         header + "\n" + "|---" * (len(arms) + 3) + "|\n" + "\n".join(rows),
         "Chosen lr: " + "; ".join(f"{r['distribution']}: " + ", ".join(
             f"{a} {s['chosen_lr']:g}{'*' if s['at_grid_edge'] else ''}" for a, s in r["sweep"].items())
                                   for r in results) + " (* at the grid's edge).",
     )
-    data = {"claim": CLAIM, "budget": budget.__dict__, "allocations": [a.__dict__ for a in ALLOCATIONS],
+    data = {"claim": CLAIM, "budget": setup.__dict__, "allocations": [a.__dict__ for a in ALLOCATIONS],
             "distributions": [{"distribution": r["distribution"], "initial_J": r["initial_J"], "lr_sweep": r["sweep"],
                                "final_J": {a: v.to_json() for a, v in r["finals"].items()}, "winner": r["winner"],
                                "winner_margin": r["winner_margin"], "best_fixed_on_tuning": r["best_fixed"],
@@ -268,7 +272,7 @@ def run(study: StudyContext) -> Evidence:
                                "curves": {a: curve_summary(c.objective) for a, c in r["curves"].items()}}
                               for r in results]}
     json_path = study.write_json("by3_allocation.json", data)
-    png_path = _plot(study, results, budget)
+    png_path = _plot(study, results, setup)
     versus = "; ".join(f"{r['distribution']} {fmt_ci(d['mean'], d['ci95'])}"
                        for r in results for d in [r["versus_best_fixed"][adaptive]])
     reason = ("Winners (highest mean final J): " + "; ".join(f"{r['distribution']}: {r['winner']}" for r in results)
@@ -277,15 +281,13 @@ def run(study: StudyContext) -> Evidence:
     numbers = {r["distribution"]: {"winner": r["winner"], "best_fixed_on_tuning": r["best_fixed"],
                                    "versus_best_fixed": r["versus_best_fixed"],
                                    "final_J": {a: v.to_json() for a, v in r["finals"].items()}} for r in results}
-    return Evidence.from_checks(CLAIM, "simulation", "compute-optimal group size at a fixed rollout budget", checks,
-                                reason=reason, numbers=numbers, steps=steps,
-                                artefacts=(json_path, png_path), command=study.command,
-                                seconds=time.perf_counter() - start)
+    return [Evidence.from_checks(CLAIM, "simulation", "compute-optimal group size at a fixed rollout budget", checks,
+                                 reason=reason, numbers=numbers, steps=steps, artefacts=(json_path, png_path))]
 
 
-def _plot(study: StudyContext, results: list[dict[str, Any]], budget: AllocationBudget) -> str:
-    fig, axes = new_figure(2, len(results), f"{CLAIM}: J at a fixed budget of {budget.B * budget.updates} rollouts "
-                                            f"({budget.seeds} seeds, 95% CI)", panel_size=(3.9, 3.3))
+def _plot(study: StudyContext, results: list[dict[str, Any]], setup: AllocationSizes) -> str:
+    fig, axes = new_figure(2, len(results), f"{CLAIM}: J at a fixed budget of {setup.B * setup.updates} rollouts "
+                                            f"({setup.seeds} seeds, 95% CI)", panel_size=(3.9, 3.3))
     for col, r in enumerate(results):
         for i, (arm, c) in enumerate(r["curves"].items()):
             final = r["finals"][arm]

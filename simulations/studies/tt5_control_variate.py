@@ -5,25 +5,25 @@ Prop 4.1 of TT: Var(g+ - c g-) <= Var(g+) iff 0 <= c <= 2 Cov(g+, g-)/Var(g-) (v
 uses c = 1, inside the range iff rho >= (1/2) sqrt(Var(g-)/Var(g+)). Measured on every study environment
 and pass-rate distribution for G in {2, 4, 8, 16}, for one group of a uniformly drawn prompt, with the
 same-group pairing and with random pairing across prompts (g- taken from an independent group, as TT's
-0.087 vs 0.0013 on a real LLM). Exact twins by enumeration where the outcomes are few.
+0.087 vs 0.0013 on a real LLM). Exact twins by enumeration where the outcomes are few. Check
+:func:`check_tt5`; artefacts under ``sim-gradients/``.
 """
 
 from __future__ import annotations
 
 import math
-import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from evidence.io import atomic_write_json
-from evidence.record import Evidence
+from evidence.record import Evidence, RunContext
 from simulations.engine import CHUNK_FLOATS, BlockSums, UpdateRule, batch_updates, exact_group_moments, run_chunked
 from simulations.environments import PASS_RATE_DISTRIBUTIONS, STUDY_ENVIRONMENTS, Environment, make_environment
 from simulations.plotting import band, color, finish, key_legend, log2_axis, new_figure, save_figure
-from simulations.study_tools import claim_checks, rows_of, validity_numbers
+from simulations.studies.common import GRADIENTS_FOLDER, StudyContext, claim_checks, rows_of, validity_numbers
 
 CLAIM = "TT-5"
 GROUP_SIZES = (2, 4, 8, 16)
@@ -31,6 +31,27 @@ RULE = UpdateRule("grpo", std="sample")
 EXACT_OUTCOMES = 8
 TT_CORRELATIONS = {"same group": 0.087, "random pairing": 0.0013}
 """TT's measured correlations on a real LLM."""
+STUDY_KEY = 5
+"""Seed stream: setting i is simulated from ``[ctx.seed, STUDY_KEY, i]``; the prompt pools from ``ctx.seed``."""
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much the study simulates: ``groups`` per (environment, distribution, G), prompts per study
+    environment (``pools``), and the pass-rate ``distributions``."""
+
+    groups: int
+    pools: dict[str, int]
+    distributions: tuple[str, ...]
+
+
+SIZES = {
+    "smoke": Sizes(1_000, {"bandit": 16, "log-linear": 16, "autoregressive": 8, "bandit-continuous": 16}, ("hard",)),
+    "default": Sizes(10_000, {"bandit": 128, "log-linear": 128, "autoregressive": 64, "bandit-continuous": 128},
+                     tuple(PASS_RATE_DISTRIBUTIONS)),
+    "full": Sizes(100_000, {"bandit": 256, "log-linear": 256, "autoregressive": 128, "bandit-continuous": 256},
+                  tuple(PASS_RATE_DISTRIBUTIONS)),
+}
 
 
 def _derived(var_p: float, var_n: float, cov: float, cov_random: float) -> dict[str, float]:
@@ -89,29 +110,33 @@ def exact_split(env: Environment, G: int) -> dict[str, float]:
     return out
 
 
-def run(out_dir: Path, *, pools: dict[str, int], groups: int, seed: int, command: str, artefact_prefix: str,
-        distributions: tuple[str, ...] = tuple(PASS_RATE_DISTRIBUTIONS), progress: bool = True) -> Evidence:
-    """Every (environment, distribution, G); write ``tt5_control_variate.json`` and ``.png``."""
-    start = time.perf_counter()
+def check_tt5(ctx: RunContext) -> list[Evidence]:
+    """TT-5: every (environment, distribution, G); write ``tt5_control_variate.json`` and ``.png``; return the
+    TT-5 record."""
+    if not ctx.wants(CLAIM):
+        return []
+    study = StudyContext.of(ctx, GRADIENTS_FOLDER, STUDY_KEY)
+    sizes = SIZES[ctx.budget]
+    pools, groups, distributions = sizes.pools, sizes.groups, sizes.distributions
     rows: list[dict[str, Any]] = []
     configs = [(e, d, G) for e in STUDY_ENVIRONMENTS for d in distributions for G in GROUP_SIZES]
     envs: dict[tuple[str, str], Environment] = {}
-    for i, (env_name, dist, G) in enumerate(tqdm(configs, desc="TT-5 control variate", disable=not progress)):
+    for i, (env_name, dist, G) in enumerate(tqdm(configs, desc="TT-5 control variate", disable=not study.progress)):
         if (env_name, dist) not in envs:
             kind, rewards = STUDY_ENVIRONMENTS[env_name]
             envs[(env_name, dist)] = make_environment(kind, dist, num_prompts=pools[env_name], rewards=rewards,
-                                                      seed=seed)
+                                                      seed=study.seed)
         env = envs[(env_name, dist)]
         exact = exact_split(env, G) if env.num_outcomes <= EXACT_OUTCOMES else None
         rows.append({"environment": env_name, "distribution": dist, "G": G,
-                     "mc": simulate_split(env, G, groups, [seed, 5, i]), "exact": exact})
+                     "mc": simulate_split(env, G, groups, [study.seed, study.key, i]), "exact": exact})
     claim, validity, numbers = _checks(rows)
     checks = claim_checks(claim, validity)
     numbers |= validity_numbers(validity)
-    json_path = atomic_write_json(out_dir / "tt5_control_variate.json",
-                                  {"claim": CLAIM, "rule": RULE.label, "groups": groups, "pools": pools,
-                                   "tt_correlations": TT_CORRELATIONS, "rows": rows})
-    png_path = _plot(rows, distributions, out_dir / "tt5_control_variate.png", groups)
+    json_path = study.write_json("tt5_control_variate.json",
+                                 {"claim": CLAIM, "rule": RULE.label, "groups": groups, "pools": pools,
+                                  "tt_correlations": TT_CORRELATIONS, "rows": rows})
+    png_path = _plot(rows, distributions, study.path("tt5_control_variate.png"), groups)
     inside = [f"{r['environment']}/{r['distribution']}/G={r['G']}" for r in rows if _best(r, "ratio_c1") <= 1]
     steps = (
         f"One group of a uniformly drawn prompt, {groups} groups per point, rule {RULE.label}; traces of "
@@ -128,12 +153,10 @@ def run(out_dir: Path, *, pools: dict[str, int], groups: int, seed: int, command
         "random pairing; here random pairing has rho = 0 exactly (independent groups). Even TT's rho = 0.087 puts "
         "c = 1 in the variance-reducing range only if Var(g-)/Var(g+) <= (2 x 0.087)^2 = 0.03.",
     )
-    return Evidence.from_checks(
+    return [Evidence.from_checks(
         CLAIM, "simulation", "Negative samples as a control variate: Cov(g+, g-), rho, and c = 1", checks,
-        numbers=numbers, steps=steps,
-        artefacts=(f"{artefact_prefix}/{json_path.name}", f"{artefact_prefix}/{png_path.name}"),
-        command=command, seconds=time.perf_counter() - start,
-    )
+        numbers=numbers, steps=steps, artefacts=(json_path, study.rel(png_path.name)),
+    )]
 
 
 def _best(row: dict[str, Any], name: str) -> float:
