@@ -1,6 +1,8 @@
 """Configurations as frozen dataclasses, validated on construction: the model (:class:`GPTConfig`),
 the supervised warm start (:class:`WarmStartConfig`), the GRPO run (:class:`TrainConfig`, whose
-fields are the papers' hyperparameters), and the presets ``cpu-smoke``, ``cpu`` and ``gpu``.
+fields are the papers' hyperparameters), and the presets ``tiny`` (~0.1M parameters), ``small``
+(~1M) and ``gpu`` (~14M), named by the model they train; ``llm train`` and ``llm experiment`` take
+the same names for the same models.
 
 Imports no torch: the CLI builds its options from this module and stays fast.
 """
@@ -87,7 +89,7 @@ def _loss_types() -> tuple[str, ...]:
 class TrainConfig:
     warm_start: WarmStartConfig = field(default_factory=WarmStartConfig)  # model, task and supervised start
     steps: int = 200                   # RL steps; each samples one generation batch
-    group_size: int = 16               # G: rollouts per prompt
+    group_size: int = 16               # G: rollouts per prompt (TRL: num_generations)
     prompts_per_step: int = 16         # prompts per generation batch
     prompts_per_minibatch: int = 16    # prompts per optimizer step; must divide prompts_per_step
     ppo_epochs: int = 1                # passes over each generation batch (mu)
@@ -201,7 +203,7 @@ def task_config(task: str, addition: tuple[int, ...], train_size: int, heldout_s
     return TaskConfig(name=task, difficulties=difficulties, train_size=train_size, heldout_size=heldout_size)
 
 
-def cpu_smoke(task: str = "addition") -> TrainConfig:
+def tiny(task: str = "addition") -> TrainConfig:
     """About 0.1M parameters, numbers of 2-3 digits, one thread (its matrices are too small to
     split): a minute on a laptop core."""
     return TrainConfig(
@@ -215,7 +217,7 @@ def cpu_smoke(task: str = "addition") -> TrainConfig:
     )
 
 
-def cpu(task: str = "addition") -> TrainConfig:
+def small(task: str = "addition") -> TrainConfig:
     """About 1M parameters, numbers of 2-3 digits: a warm start of ~10 minutes on two busy cores."""
     return TrainConfig(
         warm_start=WarmStartConfig(
@@ -241,11 +243,12 @@ def gpu(task: str = "addition") -> TrainConfig:
     )
 
 
-PRESETS: dict[str, Callable[[str], TrainConfig]] = {"cpu-smoke": cpu_smoke, "cpu": cpu, "gpu": gpu}
+PRESETS: dict[str, Callable[[str], TrainConfig]] = {"tiny": tiny, "small": small, "gpu": gpu}
+"""The model presets by name, the same in every command (``llm train``, ``llm experiment``, the benchmarks)."""
 
 
 def preset(name: str, task: str = "addition") -> TrainConfig:
-    """The named preset (``cpu-smoke``, ``cpu`` or ``gpu``) for ``task``."""
+    """The named preset (``tiny``, ``small`` or ``gpu``) for ``task``."""
     check_choice("preset", name, PRESETS)
     check_choice("task", task, TASKS)
     return PRESETS[name](task)

@@ -24,30 +24,31 @@ def completion_texts(tokenizer: CharTokenizer, samples: Samples) -> list[str]:
     return [tokenizer.decode(row) for row in samples.completion_ids.tolist()]
 
 
-def score(task: TaskConfig, problems: Sequence[Problem], texts: Sequence[str], num_samples: int,
+def score(task: TaskConfig, problems: Sequence[Problem], texts: Sequence[str], group_size: int,
           kind: str) -> NDArray[np.float64]:
-    """Rewards (len(problems), num_samples) of the given ``kind``: row i*G + j of ``texts`` is
-    sample j of problem i."""
-    values = [reward(task.name, problems[i // num_samples], t, kind) for i, t in enumerate(texts)]
-    return np.asarray(values, dtype=np.float64).reshape(len(problems), num_samples)
+    """Rewards (len(problems), G) of the given ``kind``, G = ``group_size``: row i*G + j of
+    ``texts`` is sample j of problem i."""
+    values = [reward(task.name, problems[i // group_size], t, kind) for i, t in enumerate(texts)]
+    return np.asarray(values, dtype=np.float64).reshape(len(problems), group_size)
 
 
 def sample_problems(
-    model: GPT, tokenizer: CharTokenizer, task: TaskConfig, problems: Sequence[Problem], *, num_samples: int,
+    model: GPT, tokenizer: CharTokenizer, task: TaskConfig, problems: Sequence[Problem], *, group_size: int,
     max_new_tokens: int, generator: torch.Generator | None, greedy: bool = False, temperature: float = 1.0,
     top_p: float = 1.0, batch_prompts: int = 512, reward_kind: str = "binary",
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """(binary rewards, ``reward_kind`` rewards), each (len(problems), num_samples), in batches of prompts."""
+    """(binary rewards, ``reward_kind`` rewards), each (len(problems), group_size): a group of
+    ``group_size`` samples per problem, in batches of prompts."""
     device = next(model.parameters()).device
     binary, task_rewards = [], []
     for start in range(0, len(problems), batch_prompts):
         chunk = problems[start:start + batch_prompts]
         ids, mask = tokenizer.pad_left([p.prompt for p in chunk], device)
-        samples = generate(model, ids, mask, max_new_tokens=max_new_tokens, num_samples=num_samples,
+        samples = generate(model, ids, mask, max_new_tokens=max_new_tokens, group_size=group_size,
                            temperature=temperature, top_p=top_p, greedy=greedy, generator=generator)
         texts = completion_texts(tokenizer, samples)
-        binary.append(score(task, chunk, texts, num_samples, "binary"))
-        task_rewards.append(score(task, chunk, texts, num_samples, reward_kind))
+        binary.append(score(task, chunk, texts, group_size, "binary"))
+        task_rewards.append(score(task, chunk, texts, group_size, reward_kind))
     return np.concatenate(binary), np.concatenate(task_rewards)
 
 
@@ -77,9 +78,9 @@ def heldout_metrics(
     the same noise at every evaluation), overall and per difficulty."""
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
-    greedy, _ = sample_problems(model, tokenizer, task, problems, num_samples=1, max_new_tokens=max_new_tokens,
+    greedy, _ = sample_problems(model, tokenizer, task, problems, group_size=1, max_new_tokens=max_new_tokens,
                                 generator=None, greedy=True)
-    sampled, sampled_reward = sample_problems(model, tokenizer, task, problems, num_samples=1,
+    sampled, sampled_reward = sample_problems(model, tokenizer, task, problems, group_size=1,
                                               max_new_tokens=max_new_tokens, generator=generator,
                                               reward_kind=reward_kind)
     difficulty = np.array([p.difficulty for p in problems])

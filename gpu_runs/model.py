@@ -39,7 +39,7 @@ class KVCache:
     ``key_width(max_len)`` wide, and attention reads the whole buffer, its unwritten columns
     masked. Without ``max_len`` they grow by concatenation, which autograd can flow through: the
     trainer runs one prompt's forward once and shares its keys and values with the group, and
-    the group's copies are made by the concatenation itself (``repeats`` rows per stored row).
+    the group's copies are made by the concatenation itself (``group_size`` rows per stored row).
     """
 
     def __init__(self, n_layer: int, max_len: int | None = None):
@@ -47,7 +47,7 @@ class KVCache:
         self.k: list[torch.Tensor | None] = [None] * n_layer  # per layer (B, nh, width or S, hs)
         self.v: list[torch.Tensor | None] = [None] * n_layer
         self.length = 0
-        self.repeats = 1  # growing cache: each stored row stands for this many rows in a row
+        self.group_size = 1  # growing cache: each stored row stands for this many rows in a row (its group)
 
     def append(self, layer: int, k: torch.Tensor, v: torch.Tensor, width: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Store (B, nh, T, hs) keys/values after the cached ones; return the (B, nh, width, hs) keys
@@ -90,36 +90,36 @@ class KVCache:
         return cached_k, cached_v
 
     def _joined(self, cached: torch.Tensor | None, new: torch.Tensor, width: int) -> torch.Tensor:
-        """[cached (each row ``repeats`` times), new, zeros] along the keys, (B, nh, width, hs), in one
-        copy: the repeated rows are a broadcast view that the concatenation reads."""
+        """[cached (each row ``group_size`` times), new, zeros] along the keys, (B, nh, width, hs), in
+        one copy: the repeated rows are a broadcast view that the concatenation reads."""
         B, nh, T, hs = new.shape
-        rows = (B // self.repeats, self.repeats, nh)
+        rows = (B // self.group_size, self.group_size, nh)
         parts = [] if cached is None else [cached[:, None].expand(*rows, cached.size(2), hs)]
         parts.append(new.view(*rows, T, hs))
         if width > self.length + T:
             parts.append(new.new_zeros(*rows, width - self.length - T, hs))
         return new if len(parts) == 1 else torch.cat(parts, dim=3).view(B, nh, width, hs)
 
-    def repeat_interleave(self, repeats: int) -> None:
-        """Each sequence becomes ``repeats`` copies in a row (one prompt's prefill shared by its group);
-        a growing cache makes the copies at its next append."""
+    def repeat_interleave(self, group_size: int) -> None:
+        """Each sequence becomes ``group_size`` copies in a row (one prompt's prefill shared by its
+        group); a growing cache makes the copies at its next append."""
         if self.width is None:
-            self.repeats *= repeats
+            self.group_size *= group_size
             return
-        self.k = [self._repeat(k, repeats) for k in self.k]
-        self.v = [self._repeat(v, repeats) for v in self.v]
+        self.k = [self._repeat(k, group_size) for k in self.k]
+        self.v = [self._repeat(v, group_size) for v in self.v]
 
     def advance(self, length: int) -> None:
         """Every layer has stored its keys: ``length`` tokens, one stored row per sequence."""
-        self.length, self.repeats = length, 1
+        self.length, self.group_size = length, 1
 
-    def _repeat(self, x: torch.Tensor | None, repeats: int) -> torch.Tensor | None:
+    def _repeat(self, x: torch.Tensor | None, group_size: int) -> torch.Tensor | None:
         if x is None:
             return None
         B, nh, width, hs = x.shape
-        out = x.new_zeros(B, repeats, nh, width, hs)
+        out = x.new_zeros(B, group_size, nh, width, hs)
         out[:, :, :, :self.length] = x[:, None, :, :self.length]  # only the written columns are copied
-        return out.view(B * repeats, nh, width, hs)
+        return out.view(B * group_size, nh, width, hs)
 
 
 class Layout:

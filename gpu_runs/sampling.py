@@ -1,7 +1,7 @@
 """Batched sampling with a KV cache, and teacher-forced log-probs of given completions.
 
-Prompts are left-padded (B, Tp); each is sampled ``num_samples`` times in a row (a group), its
-prefill computed once and the cache copied. A sequence stops at its first EOS (EOS is part of the
+Prompts are left-padded (B, Tp); each is sampled ``group_size`` times in a row (its group of G
+rollouts), its prefill computed once and the cache copied. A sequence stops at its first EOS (EOS is part of the
 completion, as in TRL); later positions hold PAD and mask 0. Log-probs are those of the
 tempered policy softmax(logits / T), before top-p truncation, as TRL's GRPOTrainer computes them;
 greedy decoding reports them at T = 1.
@@ -102,33 +102,34 @@ def generate(
     prompt_mask: torch.Tensor,
     *,
     max_new_tokens: int,
-    num_samples: int = 1,
+    group_size: int = 1,
     temperature: float = 1.0,
     top_p: float = 1.0,
     greedy: bool = False,
     generator: torch.Generator | None = None,
     use_cache: bool = True,
 ) -> Samples:
-    """Sample ``num_samples`` completions of each left-padded prompt (B, Tp): N = B * num_samples rows.
+    """Sample ``group_size`` completions of each left-padded prompt (B, Tp): N = B * group_size rows,
+    row i*G + j sample j of prompt i.
 
     ``use_cache=False`` recomputes the whole prefix at every token (the reference the KV cache is
     tested and benchmarked against); both draw the same random numbers, so a seed gives the same
     samples either way.
     """
     check_sampling_args(max_new_tokens, temperature, top_p)
-    if num_samples < 1:
-        raise ValueError(f"num_samples={num_samples!r} must be an integer >= 1")
+    if group_size < 1:
+        raise ValueError(f"group_size={group_size!r} must be an integer >= 1")
     was_training = model.training
     model.eval()
     with torch.inference_mode():  # no autograd bookkeeping at all: ~5% faster than no_grad here
-        samples = _sample(model, prompt_ids, prompt_mask, max_new_tokens, num_samples, temperature, top_p, greedy,
+        samples = _sample(model, prompt_ids, prompt_mask, max_new_tokens, group_size, temperature, top_p, greedy,
                           generator, use_cache)
     model.train(was_training)
     # clones made outside inference mode are ordinary tensors, which the update may save for backward
     return Samples(**{name: getattr(samples, name).clone() for name in Samples.__dataclass_fields__})
 
 
-def _sample(model: GPT, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, max_new_tokens: int, num_samples: int,
+def _sample(model: GPT, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, max_new_tokens: int, group_size: int,
             temperature: float, top_p: float, greedy: bool, generator: torch.Generator | None,
             use_cache: bool) -> Samples:
     """The sampling loop of :func:`generate` (arguments checked there).
@@ -140,17 +141,17 @@ def _sample(model: GPT, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, max
     """
     device = prompt_ids.device
     Tp = prompt_ids.size(1)
-    ids = prompt_ids.repeat_interleave(num_samples, dim=0)  # (N, Tp); grows only without the cache
+    ids = prompt_ids.repeat_interleave(group_size, dim=0)  # (N, Tp); grows only without the cache
     N = ids.size(0)
-    mask = torch.cat([prompt_mask.repeat_interleave(num_samples, dim=0), prompt_mask.new_zeros(N, max_new_tokens)],
+    mask = torch.cat([prompt_mask.repeat_interleave(group_size, dim=0), prompt_mask.new_zeros(N, max_new_tokens)],
                      dim=1)  # (N, Tp + max_new_tokens): column Tp + t is set when token t is drawn
     tokens, logps, entropies = [], [], []
     alive = torch.ones(N, dtype=torch.bool, device=device)
     cache = KVCache(model.config.n_layer, Tp + max_new_tokens) if use_cache else None
     with autocast(device):
         if cache is not None:  # prefill each prompt once, then copy it to its group
-            logits = model(prompt_ids, prompt_mask, cache)[:, -1].repeat_interleave(num_samples, dim=0)
-            cache.repeat_interleave(num_samples)
+            logits = model(prompt_ids, prompt_mask, cache)[:, -1].repeat_interleave(group_size, dim=0)
+            cache.repeat_interleave(group_size)
             bias = torch.full((N, 1, 1, cache.width), float("-inf"), device=device)  # 0 where a key is seen
             bias[:, 0, 0, :Tp].masked_fill_(mask[:, :Tp].bool(), 0.0)
             prompt_len = mask[:, :Tp].sum(dim=1, keepdim=True)  # (N, 1)

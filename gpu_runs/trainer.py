@@ -38,7 +38,7 @@ from gpu_runs.model import GPT
 from gpu_runs.sampling import Samples, completion_logprobs, concat_samples, generate, pad_columns, select_rows
 from gpu_runs.tasks import REWARD_RANGE, Problem, build_splits
 from gpu_runs.tokenizer import CharTokenizer
-from gpu_runs.warmstart import load_or_train
+from gpu_runs.warmstart import LoadStart, load_or_train
 from theory.advantages import silent_groups
 from theory.estimators import compute_advantages
 
@@ -80,7 +80,7 @@ def rollout(policy: GPT, tokenizer: CharTokenizer, config: TrainConfig, problems
     """G samples of each problem, scored by the task (reward) and its verifier (pass)."""
     device = next(policy.parameters()).device
     ids, mask = tokenizer.pad_left([p.prompt for p in problems], device)
-    samples = generate(policy, ids, mask, max_new_tokens=config.max_new_tokens, num_samples=config.group_size,
+    samples = generate(policy, ids, mask, max_new_tokens=config.max_new_tokens, group_size=config.group_size,
                        temperature=config.temperature, top_p=config.top_p, generator=generator)
     texts = completion_texts(tokenizer, samples)
     task = config.warm_start.task
@@ -173,9 +173,12 @@ def prepare_run_dir(run_dir: Path, config: TrainConfig) -> None:
         atomic_write_json(path, to_json(config))
 
 
-def train(config: TrainConfig, run_dir: Path, cache_dir: Path, *, progress: bool = True) -> dict[str, Any]:
+def train(config: TrainConfig, run_dir: Path, cache_dir: Path, *, load_start: LoadStart = load_or_train,
+          progress: bool = True) -> dict[str, Any]:
     """Run (or resume) GRPO as configured in ``run_dir`` (config.json, log.jsonl, checkpoints/,
-    summary.json); the warm start comes from ``cache_dir``. Returns the summary."""
+    summary.json), starting from the policy ``load_start(config.warm_start, cache_dir, device)``
+    returns (default: the test bed's supervised warm start, cached in ``cache_dir``). Returns the
+    summary."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     prepare_run_dir(run_dir, config)
@@ -185,7 +188,7 @@ def train(config: TrainConfig, run_dir: Path, cache_dir: Path, *, progress: bool
     task = config.warm_start.task
     train_set, heldout = build_splits(task)
     heldout = heldout[:config.eval_prompts]
-    start_model, warm_start = load_or_train(config.warm_start, cache_dir, device, progress=progress)
+    start_model, warm_start = load_start(config.warm_start, cache_dir, device, progress=progress)
     policy = copy.deepcopy(start_model).train()
     needs_reference = config.beta > 0 or config.estimator == "grpovi" or config.track_kl
     reference = start_model.requires_grad_(False) if needs_reference else None

@@ -19,11 +19,12 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from tqdm import tqdm
 
 from evidence.io import atomic_path, atomic_write_json
@@ -99,7 +100,7 @@ def measure_start_point(model: GPT, config: WarmStartConfig, *, seed: int, max_n
     probe = train[:config.probe_prompts]
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
-    binary, _ = sample_problems(model, tokenizer, config.task, probe, num_samples=config.probe_samples,
+    binary, _ = sample_problems(model, tokenizer, config.task, probe, group_size=config.probe_samples,
                                 max_new_tokens=max_new_tokens, generator=generator, batch_prompts=64)
     p = binary.mean(axis=1)
     difficulty = np.array([q.difficulty for q in probe])
@@ -136,6 +137,16 @@ def plot_pass_rates(record: dict[str, Any], path: Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
+
+
+class LoadStart(Protocol):
+    """A start-policy loader: the start model for ``config`` on ``device`` and its record (``key``,
+    ``folder``, ``cache_hit``, the measured ``histogram`` and ``heldout`` metrics), cached under
+    ``cache_dir``. :func:`load_or_train` is the test bed's; ``gpu_runs.tt9.start`` has a Hugging
+    Face model's. :func:`gpu_runs.trainer.train` takes one as its ``load_start``."""
+
+    def __call__(self, config: WarmStartConfig, cache_dir: Path, device: torch.device, *,
+                 progress: bool = True) -> tuple[nn.Module, dict[str, Any]]: ...
 
 
 def load_or_train(config: WarmStartConfig, cache_dir: Path, device: torch.device, *,

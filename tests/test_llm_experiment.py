@@ -1,5 +1,6 @@
-"""TT-9 experiment (gpu_runs.experiment*): the metrics against enumeration, the interval
-statistics against scipy and Monte Carlo, the arms against TT's protocol, argument errors."""
+"""TT-9 experiment (gpu_runs.tt9): the metrics against enumeration, the interval statistics against
+scipy and Monte Carlo, the arms against TT's protocol, the presets and the check's preset, argument
+errors."""
 
 from __future__ import annotations
 
@@ -14,8 +15,12 @@ from hypothesis import strategies as st
 from scipy.stats import t as student_t
 from scipy.stats import ttest_ind
 
-from gpu_runs.experiment import (
+import gpu_runs.tt9.experiment as experiment
+from evidence.record import BUDGETS, RunContext
+from gpu_runs.config import preset as model_preset
+from gpu_runs.tt9.experiment import (
     ARM_KEYS,
+    REFERENCE,
     ExperimentConfig,
     build_arms,
     choose_multiplier,
@@ -23,8 +28,8 @@ from gpu_runs.experiment import (
     prepare_out_dir,
     sweep_arms,
 )
-from gpu_runs.experiment_metrics import pass_at_k, pass_at_k_levels, silent_probability_estimate
-from gpu_runs.experiment_report import fieller_interval, mean_ci, welch_difference
+from gpu_runs.tt9.metrics import pass_at_k, pass_at_k_levels, silent_probability_estimate
+from gpu_runs.tt9.report import fieller_interval, mean_ci, welch_difference
 from theory.expectations import binomial_pmf, silent_group_probability
 
 
@@ -172,7 +177,8 @@ def test_statistics_reject_bad_arguments(call, message: str) -> None:
 
 # --- the arms follow TT's protocol ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("preset, budget", [("cpu", "smoke"), ("cpu", "default"), ("gpu", "default")])
+@pytest.mark.parametrize("preset, budget", [("tiny", "smoke"), ("tiny", "default"), ("small", "smoke"),
+                                            ("small", "default"), ("gpu", "default")])
 def test_arms_follow_tt_protocol(preset: str, budget: str) -> None:
     exp = experiment_config(preset, budget)
     arms = {k: a.config for k, a in build_arms(exp, own_lr_multiplier=0.25).items()}
@@ -207,7 +213,7 @@ def test_arms_follow_tt_protocol(preset: str, budget: str) -> None:
 
 
 def test_arms_without_the_sweep_use_tt_lr_and_omit_the_own_lr_arm() -> None:
-    arms = build_arms(experiment_config("cpu", "smoke"))
+    arms = build_arms(experiment_config("tiny", "smoke"))
     assert "grpo2-own" not in arms
     assert arms["grpo2-rs"].config.lr == arms["grpo2-tt"].config.lr and "TT lr" in arms["grpo2-rs"].label
 
@@ -238,13 +244,13 @@ def test_choose_multiplier_takes_the_best_training_probe() -> None:
     (dict(model="hf:"), "model='hf:'"),
 ])
 def test_experiment_config_rejects_bad_values(change: dict, message: str) -> None:
-    exp = experiment_config("cpu", "smoke")
+    exp = experiment_config("tiny", "smoke")
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(exp, **change)
 
 
 def test_experiment_config_rejects_a_base_tt_did_not_run() -> None:
-    exp = experiment_config("cpu", "smoke")
+    exp = experiment_config("tiny", "smoke")
     with pytest.raises(ValueError, match="group_size=8"):
         dataclasses.replace(exp, base=dataclasses.replace(exp.base, group_size=8))
     with pytest.raises(ValueError, match="prompts_per_minibatch=1"):
@@ -257,17 +263,59 @@ def test_experiment_config_rejects_a_base_tt_did_not_run() -> None:
 
 
 def test_experiment_config_is_frozen() -> None:
-    exp = experiment_config("cpu", "smoke")
+    exp = experiment_config("tiny", "smoke")
     with pytest.raises(dataclasses.FrozenInstanceError):
         exp.seeds = 5  # type: ignore[misc]
     assert isinstance(exp, ExperimentConfig)
 
 
 def test_out_folder_of_another_experiment_is_refused_but_more_seeds_or_arms_resume(tmp_path) -> None:
-    exp = experiment_config("cpu", "smoke")
+    exp = experiment_config("tiny", "smoke")
     prepare_out_dir(exp, tmp_path, seed=0)
     prepare_out_dir(dataclasses.replace(exp, seeds=3, arms=("grpo16",)), tmp_path, seed=0)
     for other, seed in ((dataclasses.replace(exp, model="hf:/somewhere"), 0), (dataclasses.replace(exp, k=32), 0),
                         (exp, 1)):
         with pytest.raises(ValueError, match="holds another experiment"):
             prepare_out_dir(other, tmp_path, seed=seed)
+
+
+@pytest.mark.parametrize("preset", ["tiny", "small", "gpu"])
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_every_preset_and_budget_trains_its_named_model_on_the_chosen_device(preset: str, budget: str) -> None:
+    for device in ("auto", "cpu", "cuda"):
+        exp = experiment_config(preset, budget, device=device)
+        assert exp.base.warm_start == model_preset(preset).warm_start and exp.base.device == device
+    assert experiment_config(preset, budget, threads=3).base.threads == 3
+
+
+class Ran(Exception):
+    """Raised by the stand-in run_experiment: the test needs the experiment, not its run."""
+
+
+@pytest.mark.parametrize("cuda", [False, True])
+@pytest.mark.parametrize("budget", BUDGETS)
+@pytest.mark.parametrize(("claims", "arms"), [
+    (None, ARM_KEYS), (frozenset({"TT-9"}), ARM_KEYS),
+    (frozenset({"VI-3"}), (REFERENCE, "grpo16-partial", "grpovi16-partial")),
+])
+def test_check_runs_the_tiny_preset_at_the_run_budget_on_every_machine(monkeypatch, tmp_path, cuda, budget, claims,
+                                                                        arms) -> None:
+    """No silent switch to the gpu preset where CUDA is present: the check always runs tiny."""
+    import torch
+
+    seen = []
+
+    def stand_in(exp, out_dir, cache_dir, *, seed, progress):
+        seen.append((exp, out_dir, seed))
+        raise Ran
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(experiment, "run_experiment", stand_in)
+    with pytest.raises(Ran):
+        experiment.check_tt9_vi3(RunContext(budget, tmp_path, seed=4, claim_ids=claims))
+    assert seen == [(experiment_config("tiny", budget, arms=arms), tmp_path / "llm", 4)]
+
+
+def test_check_returns_nothing_for_other_claims(tmp_path) -> None:
+    assert experiment.check_tt9_vi3(RunContext("smoke", tmp_path, claim_ids=frozenset({"TT-3"}))) == []
+    assert not any(tmp_path.iterdir())

@@ -1,5 +1,5 @@
 """TT-9 experiment end to end on a tiny config (smaller than ``--budget smoke``): every arm over two
-seeds, the report, the CLI piece, the producer, resuming a killed run, determinism, and a
+seeds, the report, the CLI piece, the check, resuming a killed run, determinism, and a
 Hugging Face model (randomly initialised, saved to a temporary folder) as the policy."""
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ import numpy as np
 import pytest
 import torch
 
-import gpu_runs.experiment as experiment
-import gpu_runs.experiment_metrics as metrics
 import gpu_runs.trainer as trainer
+import gpu_runs.tt9.experiment as experiment
+import gpu_runs.tt9.metrics as metrics
 from evidence.record import RunContext, Verdict
 from gpu_runs.config import GPTConfig, TrainConfig, WarmStartConfig, task_config
-from gpu_runs.experiment import ARM_KEYS, ExperimentConfig, build_arms, make_backend, run_experiment, run_one
 from gpu_runs.sampling import generate
 from gpu_runs.tokenizer import CharTokenizer
+from gpu_runs.tt9.experiment import ARM_KEYS, ExperimentConfig, build_arms, run_experiment, run_one
+from gpu_runs.tt9.start import start_policy
 from grpo_verify.commands import llm_experiment
 
 TASK = task_config("addition", (2,), train_size=16, heldout_size=32)
@@ -41,7 +42,7 @@ def cache_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory, cache_dir) -> Path:
-    """The tiny experiment run once through the CLI piece, into report/llm (what the producer uses)."""
+    """The tiny experiment run once through the CLI piece, into report/llm (what the check uses)."""
     out = tmp_path_factory.mktemp("report")
     parser = argparse.ArgumentParser()
     llm_experiment.add_arguments(parser)
@@ -97,13 +98,14 @@ def test_report_files_and_evidence(report_dir):
     assert "improvement recovered" in (out / "ratio_table.md").read_text()
 
 
-def test_producer_reuses_finished_runs_and_returns_relative_artefacts(report_dir, cache_dir, monkeypatch):
+def test_check_reuses_finished_runs_and_returns_relative_artefacts(report_dir, cache_dir, monkeypatch):
     monkeypatch.setattr(experiment, "experiment_config", lambda *a, **k: TINY)
     monkeypatch.setattr(experiment, "DEFAULT_CACHE_DIR", cache_dir)
     monkeypatch.setattr(trainer, "rollout", lambda *a, **k: pytest.fail("a finished run was trained again"))
-    evidence = experiment.produce(RunContext("smoke", report_dir, claim_ids=frozenset({"VI-3"})))
+    evidence = experiment.check_tt9_vi3(RunContext("smoke", report_dir, claim_ids=frozenset({"VI-3"})))
     assert [e.claim_id for e in evidence] == ["VI-3"]
     assert evidence[0].verdict in (Verdict.FAILS, Verdict.PARTLY)
+    assert evidence[0].command == ""  # the grpo_verify runner fills the reproducing command
     for artefact in evidence[0].artefacts:
         assert artefact.startswith("llm/") and (report_dir / artefact).exists()
     json.dumps([e.to_json() for e in evidence], allow_nan=False)
@@ -112,19 +114,19 @@ def test_producer_reuses_finished_runs_and_returns_relative_artefacts(report_dir
 def test_killed_run_resumes_without_retraining_and_matches_an_uninterrupted_run(tmp_path, report_dir, cache_dir,
                                                                                 monkeypatch):
     arm = build_arms(TINY)["grpo16"]
-    backend = make_backend("gpt")
+    start = start_policy("gpt")
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(metrics, "evaluate_policy", killed)
     with pytest.raises(KeyboardInterrupt):
-        run_one(TINY, arm, 0, tmp_path, cache_dir, backend, progress=False)
+        run_one(TINY, arm, 0, tmp_path, cache_dir, start, progress=False)
     run_dir = tmp_path / "runs" / "grpo16" / "seed0"
     assert (run_dir / "checkpoints").exists() and not (run_dir / "result.json").exists()
     monkeypatch.undo()
     monkeypatch.setattr(trainer, "rollout", lambda *a, **k: pytest.fail("a trained run was trained again"))
-    resumed = run_one(TINY, arm, 0, tmp_path, cache_dir, backend, progress=False)
+    resumed = run_one(TINY, arm, 0, tmp_path, cache_dir, start, progress=False)
     steps = [json.loads(line)["step"] for line in (run_dir / "log.jsonl").read_text().splitlines()]
     assert steps == list(range(arm.config.steps + 1))  # no step logged twice
     clean = read(report_dir / "llm/runs/grpo16/seed0/result.json")
@@ -160,13 +162,13 @@ def hf_path(tmp_path_factory) -> Path:
 def test_hf_policy_maps_the_alphabet_and_samples_the_same_with_and_without_cache(hf_path):
     from transformers import AutoTokenizer
 
-    from gpu_runs.experiment_hf import char_token_ids, load_hf_policy
+    from gpu_runs.tt9.start import char_token_ids, load_hf_policy
 
     ids = char_token_ids(AutoTokenizer.from_pretrained(hf_path, local_files_only=True))
     assert ids[:2] == [0, 1] and ids[2:] == list(range(3, 16))
     policy = load_hf_policy(hf_path, block_size=16, device=torch.device("cpu"))
     prompt_ids, mask = CharTokenizer().pad_left(["12+3=", "5+67="])
-    runs = [generate(policy, prompt_ids, mask, max_new_tokens=4, num_samples=3,
+    runs = [generate(policy, prompt_ids, mask, max_new_tokens=4, group_size=3,
                      generator=torch.Generator().manual_seed(7), use_cache=cache) for cache in (True, False)]
     assert torch.equal(runs[0].completion_ids, runs[1].completion_ids)
     assert torch.allclose(runs[0].token_logp, runs[1].token_logp, atol=1e-5)
@@ -175,15 +177,23 @@ def test_hf_policy_maps_the_alphabet_and_samples_the_same_with_and_without_cache
 
 def test_hf_model_runs_an_arm_of_the_experiment(tmp_path, hf_path, cache_dir):
     exp = dataclasses.replace(TINY, model=f"hf:{hf_path}", arms=("grpo16", "grpo2-tt"))
-    result = run_one(exp, build_arms(exp)["grpo2-tt"], 0, tmp_path, cache_dir, make_backend(exp.model),
+    from transformers import AutoModelForCausalLM
+
+    import gpu_runs.warmstart as warmstart
+
+    result = run_one(exp, build_arms(exp)["grpo2-tt"], 0, tmp_path, cache_dir, start_policy(exp.model),
                      progress=False)
     assert result["model"] == f"hf:{hf_path}" and result["rollouts_total"] == 32
+    summary = json.loads((tmp_path / "runs/grpo2-tt/seed0/summary.json").read_text())  # what the trainer trained
+    assert summary["warm_start"]["key"].startswith("hf-")
+    assert summary["params"] == AutoModelForCausalLM.from_pretrained(hf_path).num_parameters()
+    assert trainer.load_or_train is warmstart.load_or_train  # nothing was patched: the loader was an argument
     assert 0.0 <= result["final"]["mean_at_16"] <= 1.0 and np.isfinite(result["curve"]["pass_rate"]).all()
     assert not (tmp_path / "runs/grpo2-tt/seed0/checkpoints").exists()
 
 
 def test_hf_path_must_be_a_folder(tmp_path):
-    from gpu_runs.experiment_hf import load_hf_policy
+    from gpu_runs.tt9.start import load_hf_policy
 
     with pytest.raises(ValueError, match="path="):
         load_hf_policy(tmp_path / "missing", block_size=16, device=torch.device("cpu"))

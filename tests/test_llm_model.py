@@ -45,7 +45,7 @@ def test_kv_cache_shapes_and_length():
     assert cache.length == 5 and cache.v[-1].shape[2] == 5
     cache.repeat_interleave(2)  # a growing cache copies at its next append
     model(torch.randint(2, TINY.vocab_size, (6, 2)), torch.ones(6, 7, dtype=torch.long), cache)
-    assert cache.length == 7 and cache.repeats == 1 and cache.k[0].shape[:3] == (6, TINY.n_head, 7)
+    assert cache.length == 7 and cache.group_size == 1 and cache.k[0].shape[:3] == (6, TINY.n_head, 7)
     assert torch.equal(cache.k[0][0, :, :5], cache.k[0][1, :, :5])
     assert torch.equal(cache.v[1][4, :, :5], cache.v[1][5, :, :5])
 
@@ -114,12 +114,12 @@ def test_gpt_config_rejects_bad_values(field, value):
         GPTConfig(**{field: value})
 
 
-def test_preset_sizes():
-    """CPU preset about 1M parameters, GPU preset 10-25M (built on the meta device: no memory)."""
+def test_presets_are_named_by_their_model_size():
+    """tiny about 0.1M parameters, small about 1M, gpu 10-25M (built on the meta device: no memory)."""
     with torch.device("meta"):
-        cpu = GPT(preset("cpu").warm_start.model).num_params()
-        gpu = GPT(preset("gpu").warm_start.model).num_params()
-    assert 0.7e6 <= cpu <= 1.3e6
+        tiny, small, gpu = (GPT(preset(name).warm_start.model).num_params() for name in ("tiny", "small", "gpu"))
+    assert 0.07e6 <= tiny <= 0.13e6
+    assert 0.7e6 <= small <= 1.3e6
     assert 10e6 <= gpu <= 25e6
 
 
@@ -166,7 +166,7 @@ def test_device_helpers():
     (1.5, 1, False),  # the load of work that has just ended: nothing else runs now
 ])
 def test_cores_count_as_busy_from_half_their_number(monkeypatch, load, runnable, busy):
-    """gpu_runs waits passively (OMP_WAIT_POLICY) only when the 1-minute load reaches half the cores
+    """OpenMP waits passively (OMP_WAIT_POLICY) only when the 1-minute load reaches half the cores
     and, where the moment's count of runnable tasks is known, other tasks hold them now."""
     from gpu_runs import cores
 
@@ -181,3 +181,55 @@ def test_runnable_tasks_counts_the_reader_where_proc_exists():
 
     now = cores.runnable_tasks()
     assert now is None or now >= 1
+
+
+@pytest.mark.parametrize(("busy", "user", "expected"), [
+    (True, None, "PASSIVE"), (False, None, None), (True, "ACTIVE", "ACTIVE"), (False, "PASSIVE", "PASSIVE"),
+])
+def test_omp_wait_policy_is_passive_only_on_busy_cores_and_never_overrides_the_user(monkeypatch, busy, user,
+                                                                                    expected):
+    from gpu_runs import cores
+
+    monkeypatch.setattr(cores, "cores_busy", lambda: busy)
+    if user is None:
+        monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    else:
+        monkeypatch.setenv("OMP_WAIT_POLICY", user)
+    cores.configure_omp_wait_policy()
+    assert cores.os.environ.get("OMP_WAIT_POLICY") == expected
+
+
+BUSY_MACHINE = """
+import builtins, io, os
+
+real_open = builtins.open
+
+
+def busy_open(path, *args, **kwargs):  # 50 tasks runnable now
+    return io.StringIO("9.0 9.0 9.0 50/100 1\\n") if path == "/proc/loadavg" else real_open(path, *args, **kwargs)
+
+
+builtins.open = busy_open
+os.getloadavg = lambda: (9.0, 9.0, 9.0)
+before = dict(os.environ)
+import gpu_runs, gpu_runs.trainer
+from gpu_runs.cores import cores_busy
+assert cores_busy()  # so an import that configured OpenMP would have set OMP_WAIT_POLICY here
+print(sorted(k for k in set(os.environ) | set(before) if os.environ.get(k) != before.get(k)))
+"""
+
+
+def test_importing_gpu_runs_sets_no_environment_variable():
+    """The wait policy is the CLI entry's decision (gpu_runs.cores.configure_omp_wait_policy), not a side
+    effect of an import: on a machine that looks busy, importing the package and its trainer changes no
+    variable, OMP_WAIT_POLICY included."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root)}
+    result = subprocess.run([sys.executable, "-c", BUSY_MACHINE], capture_output=True, text=True, env=env,
+                            cwd=root, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -27,7 +27,7 @@ def tiny_model(seed: int = 0, eos_bias: float = 0.0) -> GPT:
 
 def sample(model: GPT, *, seed: int = 0, use_cache: bool = True, **kwargs):
     ids, mask = CharTokenizer().pad_left(PROMPTS)
-    options = {"max_new_tokens": 8, "num_samples": 3, **kwargs}
+    options = {"max_new_tokens": 8, "group_size": 3, **kwargs}
     return generate(model, ids, mask, generator=torch.Generator().manual_seed(seed), use_cache=use_cache, **options)
 
 
@@ -76,7 +76,7 @@ def test_each_sequence_stops_at_its_first_eos():
 
 
 def test_groups_are_consecutive_rows_of_one_prompt():
-    s = sample(tiny_model(), num_samples=4)
+    s = sample(tiny_model(), group_size=4)
     assert s.prompt_ids.shape[0] == 4 * len(PROMPTS)
     for i in range(len(PROMPTS)):
         assert torch.equal(s.prompt_ids[4 * i], s.prompt_ids[4 * i + 3])
@@ -86,7 +86,7 @@ def test_left_padded_batch_equals_prompts_alone():
     """Greedy completions of a padded batch equal those of each prompt sampled alone."""
     model = tiny_model(eos_bias=3.0)
     tok = CharTokenizer()
-    batch = sample(model, greedy=True, num_samples=1)
+    batch = sample(model, greedy=True, group_size=1)
     for i, prompt in enumerate(PROMPTS):
         ids, mask = tok.pad_left([prompt])
         alone = generate(model, ids, mask, max_new_tokens=8, greedy=True)
@@ -117,7 +117,7 @@ def test_tiny_top_p_is_greedy():
 
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"max_new_tokens": 0}, "max_new_tokens=0"), ({"temperature": 0.0}, "temperature=0.0"),
-    ({"top_p": 0.0}, "top_p=0.0"), ({"top_p": 1.5}, "top_p=1.5"), ({"num_samples": 0}, "num_samples=0"),
+    ({"top_p": 0.0}, "top_p=0.0"), ({"top_p": 1.5}, "top_p=1.5"), ({"group_size": 0}, "group_size=0"),
 ])
 def test_sampling_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -128,7 +128,7 @@ def test_shared_prompt_forward_gives_the_same_logprobs_and_gradients():
     """completion_logprobs(group_size=G) runs each prompt once for its group: same numbers, same
     gradients as G separate forwards."""
     model = tiny_model(eos_bias=3.0).train()
-    s = sample(model, num_samples=3)
+    s = sample(model, group_size=3)
     results = []
     for G in (1, 3):
         model.zero_grad()

@@ -99,7 +99,7 @@ def test_splits_are_fixed_disjoint_and_distinct():
     assert {p.difficulty for p in train} == {2, 3}
 
 
-@pytest.mark.parametrize("name", ["cpu-smoke", "cpu", "gpu"])
+@pytest.mark.parametrize("name", ["tiny", "small", "gpu"])
 def test_presets_hold_out_at_least_2000_prompts(name):
     for task in TASKS:
         assert preset(name, task).warm_start.task.heldout_size >= 2000

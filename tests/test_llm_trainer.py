@@ -92,6 +92,31 @@ def test_trainer_smoke(tmp_path, cache_dir, group_size):
     assert summary["final"]["step"] == 4
 
 
+def test_train_starts_from_the_policy_its_injected_loader_returns(tmp_path):
+    """train(load_start=...) trains the model the loader returns (here 8 wide where the config's is 16),
+    reports the loader's record, and never reaches the test bed's warm start or its cache."""
+    torch.manual_seed(0)
+    injected = GPT(dataclasses.replace(WARM.model, n_embd=8))
+    before = {k: v.clone() for k, v in injected.state_dict().items()}
+    record = {"key": "injected", "folder": "nowhere", "cache_hit": True, "histogram": {"prompts": 0}, "heldout": {}}
+    calls = []
+
+    def load_start(config, cache_dir, device, *, progress=True):
+        calls.append((config, cache_dir, device.type))
+        return injected, record
+
+    config = dataclasses.replace(TINY, steps=2)
+    summary = trainer.train(config, tmp_path / "run", tmp_path / "cache", load_start=load_start, progress=False)
+    assert calls == [(config.warm_start, tmp_path / "cache", "cpu")]
+    assert summary["params"] == injected.num_params() != GPT(WARM.model).num_params()
+    assert summary["warm_start"] == record
+    assert not (tmp_path / "cache").exists()
+    policy = torch.load(trainer.latest_checkpoint(tmp_path / "run"), weights_only=True)["policy"]
+    assert policy["wte.weight"].shape == before["wte.weight"].shape == (WARM.model.vocab_size, 8)
+    assert any(not torch.equal(policy[k], v) for k, v in before.items())  # the injected start was trained
+    assert all(torch.equal(injected.state_dict()[k], v) for k, v in before.items())  # on a copy: the start is kept
+
+
 def test_resume_after_kill_ends_with_the_same_metrics(tmp_path, cache_dir, monkeypatch):
     config = dataclasses.replace(TINY, steps=5)
     reference = trainer.train(config, tmp_path / "whole", cache_dir, progress=False)
@@ -151,7 +176,7 @@ def silent_minibatch() -> tuple[GPT, trainer.Samples, torch.Tensor]:
     torch.manual_seed(0)
     model = GPT(WARM.model)
     ids, mask = CharTokenizer().pad_left(["12+34=", "1+2=", "99+9="])
-    samples = generate(model, ids, mask, max_new_tokens=4, num_samples=3, generator=torch.Generator().manual_seed(0))
+    samples = generate(model, ids, mask, max_new_tokens=4, group_size=3, generator=torch.Generator().manual_seed(0))
     advantages = torch.tensor([1.0, -0.5, -0.5, 0.0, 0.0, 0.0, 0.7, 0.0, -0.7])  # group 2 silent
     return model, samples, advantages
 
@@ -198,7 +223,7 @@ def test_prompt_stream_covers_each_epoch_and_resumes():
 
 
 def test_with_group_size_keeps_rollouts():
-    config = preset("cpu")
+    config = preset("small")
     two = with_group_size(config, 2)
     assert two.rollouts_per_step == config.rollouts_per_step and two.prompts_per_step == 8 * config.prompts_per_step
     assert with_group_size(config, 4, rollouts_per_step=64, rollouts_per_minibatch=32).prompts_per_minibatch == 8
@@ -207,7 +232,7 @@ def test_with_group_size_keeps_rollouts():
 
 
 def test_config_json_round_trip():
-    for name in ("cpu-smoke", "cpu", "gpu"):
+    for name in ("tiny", "small", "gpu"):
         config = preset(name)
         assert from_json(json.loads(json.dumps(to_json(config)))) == config
 

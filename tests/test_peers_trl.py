@@ -1,6 +1,7 @@
 """Cross-check against TRL 1.16.0's own code (issue 7; TT-2, TT-3): identical tensors go to our
 losses and to ``GRPOTrainer._compute_loss`` / ``DPOTrainer._compute_loss`` called unbound on a stub
-``self``; our advantages go against TRL's grouped mean / ``nanstd`` lines.
+``self``; our advantages go against those TRL's own ``GRPOTrainer`` computes in a training step
+(``gpu_runs.peers.trl_group_advantages``, through TRL's public API).
 
 These tests skip only when trl cannot be imported and the environment variable CI is unset; in CI
 a missing trl fails them (``pip install -e .[peers]``).
@@ -21,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gpu_runs.losses import LOSS_TYPES, dpo_sigmoid_loss, policy_loss
-from gpu_runs.peer_checks import trl_group_advantages, trl_group_advantages_transcribed, trl_route, trl_source
+from gpu_runs.peers import trl_group_advantages, trl_route
 from theory.advantages import group_advantages, silent_groups
 
 try:  # imported once for the whole file: it costs several seconds
@@ -224,13 +225,28 @@ def test_dpo_sigmoid_loss_matches_trl(trl: SimpleNamespace, beta: float, seed: i
 
 
 @pytest.mark.peers
-def test_advantages_use_trl_source(trl: SimpleNamespace) -> None:
-    """The peer producer runs TRL's own lines, and its ``nanstd`` is TRL's (same values as imported)."""
-    assert trl_route().startswith("trl 1.16.0 source")
+def test_advantages_come_from_trl_own_trainer(trl: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The peer's advantages are computed by the installed GRPOTrainer: TRL's nanstd, swapped for a
+    constant 1 inside TRL's trainer module, changes them to (r - mean) / (1 + 1e-4)."""
+    import trl.trainer.grpo_trainer as grpo_trainer
+
+    assert trl_route().startswith("trl 1.16.0 GRPOTrainer.train()")
     r = torch.tensor([[0.0, 1.0, 1.0, 0.35], [0.2, 0.2, 0.9, 0.4]])
-    source = trl_source()
-    assert source is not None
-    assert torch.equal(source[1](r, dim=1), trl.nanstd(r, dim=1))
+    assert torch.equal(trl_group_advantages(r), trl_formula(r))
+    monkeypatch.setattr(grpo_trainer, "nanstd", lambda tensor, dim=None, keepdim=False: torch.ones_like(
+        tensor.mean(dim=dim, keepdim=keepdim) if dim is not None else tensor.mean()))
+    expected = (r - r.mean(dim=1, keepdim=True)) / (1 + 1e-4)
+    torch.testing.assert_close(trl_group_advantages(r), expected, rtol=0, atol=1e-7)
+
+
+def trl_formula(rewards: torch.Tensor) -> torch.Tensor:
+    """TRL 1.16's scale_rewards="group" advantages written out in float32: (r - nanmean(r)) /
+    (nanstd(r) + 1e-4) per row, nanstd with Bessel's factor count / (count - 1)."""
+    r = rewards.float()
+    mean = torch.nanmean(r, dim=1, keepdim=True)
+    count = torch.sum(~torch.isnan(r), dim=1, keepdim=True)
+    variance = torch.nanmean((r - mean) ** 2, dim=1, keepdim=True) * (count / (count - 1))
+    return (r - mean) / (torch.sqrt(variance) + 1e-4)
 
 
 @st.composite
@@ -250,19 +266,20 @@ def reward_batches(draw: st.DrawFn) -> np.ndarray:
 @settings(max_examples=60, deadline=None)
 @given(reward_batches())
 def test_group_advantages_match_trl(trl: SimpleNamespace, rewards: np.ndarray) -> None:
-    """theory's grpo (sample std, eps 1e-4) == TRL's grouped mean / nanstd path, in float64 everywhere and
-    in float32 (TRL's dtype) on every group that is not silent; the transcription agrees bit for bit.
-
-    Even on float64 rewards TRL's ``nanstd`` computes Bessel's factor count / (count - 1) from integer
-    tensors, hence in float32: a relative error of ~1e-8, the tolerance of the float64 comparison."""
+    """theory's grpo (sample std, eps 1e-4) == the advantages TRL's trainer computes, in float32 (the dtype
+    TRL scores rewards in) on every group that is not silent, exactly 0 on silent groups of these
+    rewards; TRL's numbers are its formula in float32 bit for bit, and float64 rewards are scored as
+    their float32 values."""
     ours = group_advantages(rewards, "grpo", "sample", 1e-4)
-    theirs64 = trl_group_advantages(torch.from_numpy(rewards)).numpy()
-    np.testing.assert_allclose(theirs64, ours, rtol=1e-7, atol=1e-12)
     r32 = torch.from_numpy(rewards.astype(np.float32))
     theirs32 = trl_group_advantages(r32)
+    assert theirs32.dtype == torch.float32
     loud = ~silent_groups(rewards)
     np.testing.assert_allclose(theirs32.numpy()[loud], ours[loud], rtol=0, atol=2e-5)
-    assert torch.equal(trl_group_advantages_transcribed(r32), theirs32)
+    dyadic = np.all(rewards * 4 == np.round(rewards * 4), axis=1)  # 0.35 may leave a float32 residue (BY-4)
+    assert np.all(theirs32.numpy()[~loud & dyadic] == 0.0)
+    assert torch.equal(theirs32, trl_formula(r32))
+    assert torch.equal(trl_group_advantages(torch.from_numpy(rewards)), theirs32)
 
 
 @pytest.mark.peers

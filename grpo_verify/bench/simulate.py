@@ -21,18 +21,19 @@ TARGET_RATE = {2: 50e6, 16: 200e6}
 TARGET_SPEEDUP = 100.0
 
 
-def loop_statistics(pass_rates: np.ndarray, G: int, rule: UpdateRule, trials: int,
+def loop_statistics(pass_rates: np.ndarray, group_size: int, rule: UpdateRule, trials: int,
                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
-    """The per-group Python loop: (sum of u(k), sum of u(k)^2) per prompt and the silent-group count."""
-    coeff = binary_update_coefficients(G, rule)
+    """The per-group Python loop: (sum of u(k), sum of u(k)^2) per prompt and the silent-group count
+    (k = 0 or G successes of G = ``group_size`` rollouts)."""
+    coeff = binary_update_coefficients(group_size, rule)
     total, total_sq, silent = np.zeros(pass_rates.size), np.zeros(pass_rates.size), 0
     for _ in range(trials):
         for q, p in enumerate(pass_rates):
-            k = int((rng.random(G) < p).sum())
+            k = int((rng.random(group_size) < p).sum())
             u = coeff[k]
             total[q] += u
             total_sq[q] += u * u
-            silent += k in (0, G)
+            silent += k in (0, group_size)
     return total, total_sq, silent
 
 
@@ -51,16 +52,17 @@ def run(quick: bool) -> BenchReport:
     rule = UpdateRule("grpo", std="sample")
     p = pass_rate_quantiles("uniform", 256)
     rows, targets = [], {}
-    for G in (2, 16):
+    for group_size in (2, 16):
+        G = group_size  # in the rates below: rollouts = trials x prompts x G
         trials = (4_000 if quick else 40_000) * 2 // G * 8
         loop_trials = 4 if quick else 40
-        rng = np.random.default_rng(G)
+        rng = np.random.default_rng(group_size)
 
-        def kernel(G: int = G, trials: int = trials, rng: np.random.Generator = rng) -> None:
-            binary_bandit_statistics(p, G, rule, trials=trials, rng=rng)
+        def kernel(group_size: int = group_size, trials: int = trials, rng: np.random.Generator = rng) -> None:
+            binary_bandit_statistics(p, group_size, rule, trials=trials, rng=rng)
 
-        def loop(G: int = G, trials: int = loop_trials, rng: np.random.Generator = rng) -> None:
-            loop_statistics(p, G, rule, trials, rng)
+        def loop(group_size: int = group_size, trials: int = loop_trials, rng: np.random.Generator = rng) -> None:
+            loop_statistics(p, group_size, rule, trials, rng)
 
         fast = _best_seconds(kernel, 2 if quick else 3)
         slow = _best_seconds(loop, 1 if quick else 2)

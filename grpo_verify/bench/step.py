@@ -1,6 +1,6 @@
 """One GRPO configuration, our trainer against TRL's ``GRPOTrainer``, side by side in one run.
 
-Both train a randomly initialised ~1M-parameter model (ours: the ``cpu`` preset's GPT; TRL's: a
+Both train a randomly initialised ~1M-parameter model (ours: the ``small`` preset's GPT; TRL's: a
 ``transformers`` ``LlamaForCausalLM`` of the same width, depth and parameter count, built from a
 config, with a character tokenizer built here: nothing is downloaded) on addition prompts:
 256 completions per optimizer step (16 prompts x G = 16), up to 8 new tokens, T = 1, one PPO
@@ -16,8 +16,9 @@ judged on the ``format`` run. Each trainer's mean reward is shown beside its spe
 scored by the same verifier on the same text (TRL's completions pass through the tokenizer's
 decoder first), or the comparison is between different tasks.
 
-torch is imported inside the functions, after ``gpu_runs`` (whose import may set OMP_WAIT_POLICY); both
-trainers run in one process, so under the same OpenMP wait policy, which the report names.
+torch is imported inside the functions: the CLI's entry chooses the OpenMP wait policy
+(``gpu_runs.cores.configure_omp_wait_policy``) before torch loads; both trainers run in one process,
+so under the same policy, which the report names.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from grpo_verify.bench import BenchReport
 
-G, PROMPTS, NEW_TOKENS, THREADS = 16, 16, 8, 2
+GROUP_SIZE, PROMPTS, NEW_TOKENS, THREADS = 16, 16, 8, 2
 REWARD_KINDS = ("format", "partial")
 
 
@@ -52,9 +53,10 @@ class TrainerRun:
 def our_config(steps: int, reward: str):
     from gpu_runs.config import preset
 
-    base = preset("cpu")
+    base = preset("small")
     warm_start = dataclasses.replace(base.warm_start, steps=1, probe_prompts=1, probe_samples=1)
-    return dataclasses.replace(base, warm_start=warm_start, steps=steps, group_size=G, prompts_per_step=PROMPTS,
+    return dataclasses.replace(base, warm_start=warm_start, steps=steps, group_size=GROUP_SIZE,
+                               prompts_per_step=PROMPTS,
                                prompts_per_minibatch=PROMPTS, reward=reward, max_new_tokens=NEW_TOKENS,
                                track_kl=False, eval_every=10_000, checkpoint_every=10_000, eval_prompts=16,
                                threads=THREADS, device="cpu")
@@ -128,7 +130,8 @@ def run_trl(steps: int, reward: str, workdir: Path) -> TrainerRun:
     with warnings.catch_warnings():  # transformers' deprecation notices about TRL's own options
         warnings.simplefilter("ignore")
         args = GRPOConfig(output_dir=str(workdir / "trl"), use_cpu=True, bf16=False,
-                          per_device_train_batch_size=G * PROMPTS, gradient_accumulation_steps=1, num_generations=G,
+                          per_device_train_batch_size=GROUP_SIZE * PROMPTS, gradient_accumulation_steps=1,
+                          num_generations=GROUP_SIZE,
                           max_completion_length=NEW_TOKENS, gradient_checkpointing=False,
                           max_steps=steps, learning_rate=1e-4, loss_type="grpo", beta=0.0, epsilon=0.2,
                           epsilon_high=0.28, temperature=1.0, report_to="none", logging_steps=10_000,
@@ -163,7 +166,7 @@ def run(quick: bool = False) -> BenchReport:
                 rows.append({"reward": reward, "trainer": name, "params": runs[0].params,
                              "mean reward": f"{statistics.mean(run.mean_reward for run in runs):.3f}",
                              "s/step": f"{seconds_per_step:.3f}",
-                             "completions/s": f"{G * PROMPTS / seconds_per_step:.0f}",
+                             "completions/s": f"{GROUP_SIZE * PROMPTS / seconds_per_step:.0f}",
                              "speed-up": f"{trl_s / seconds_per_step:.2f}x"})
             per_round = [statistics.median(b.seconds[1:]) / statistics.median(a.seconds[1:])
                          for a, b in zip(ours, trl, strict=True)]
@@ -171,8 +174,8 @@ def run(quick: bool = False) -> BenchReport:
                          f"(skipped); the update is {statistics.mean(run.update_share for run in ours):.0%} of our "
                          "step; speed-up of each round " + ", ".join(f"{x:.2f}x" for x in per_round))
     return BenchReport(
-        title=f"GRPO step: {G * PROMPTS} completions (G={G} x {PROMPTS} prompts), <= {NEW_TOKENS} new tokens, "
-              f"{THREADS} threads, CPU",
+        title=f"GRPO step: {GROUP_SIZE * PROMPTS} completions (G={GROUP_SIZE} x {PROMPTS} prompts), "
+              f"<= {NEW_TOKENS} new tokens, {THREADS} threads, CPU",
         columns=("reward", "trainer", "params", "mean reward", "s/step", "completions/s", "speed-up"),
         rows=rows,
         targets={">= 3x TRL's completions per second (format reward)": ratios["format"] >= 3.0},

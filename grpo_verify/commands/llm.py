@@ -1,6 +1,8 @@
 """``grpo-verify llm {train,experiment}``: train a small transformer LM with GRPO (cached supervised
-warm start, then one run per group size), on CUDA when present, else on CPU; ``experiment`` is
-:mod:`grpo_verify.commands.llm_experiment` (TT-9 in miniature)."""
+warm start, then one run per group size) on the device ``--device`` names (auto: CUDA when
+present, else CPU); ``experiment`` is :mod:`grpo_verify.commands.llm_experiment` (TT-9 in
+miniature). Both take the same ``--preset`` names for the same models: tiny (~0.1M parameters),
+small (~1M), gpu (~14M)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ from grpo_verify.commands import llm_experiment
 from theory.advantages import STD_MODES
 from theory.estimators import ALL_ESTIMATORS
 
+PRESET_HELP = ("model preset, the same in `llm train` and `llm experiment`: tiny (~0.1M parameters, a minute on "
+               "one core), small (~1M, sized for 2 CPU cores), gpu (~14M, for one GPU) (default: tiny)")
+DEVICE_HELP = "auto: CUDA when present, else CPU; cpu or cuda forces one (default: auto)"
 HELP = ("small-LM RL test bed: `llm train` trains a warm start then GRPO for each group size; "
         "`llm experiment` runs TT-9 in miniature (CPU or CUDA)")
 
@@ -26,9 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            description="Supervised warm start (cached by its config hash) then GRPO, one run per "
                                        "group size with the same rollouts per step. A run directory that holds a "
                                        "checkpoint of the same config is resumed.")
-    train.add_argument("--preset", choices=sorted(PRESETS), default="cpu-smoke",
-                       help="configuration preset: cpu-smoke (~0.1M params, seconds), cpu (~1M params), "
-                            "gpu (~14M params) (default: cpu-smoke)")
+    train.add_argument("--preset", choices=list(PRESETS), default="tiny", help=PRESET_HELP)
     train.add_argument("--group-size", "-G", type=int, nargs="+", default=[2, 16], metavar="G",
                        help="group sizes to train, one run each (default: 2 16)")
     train.add_argument("--rollouts-per-step", type=int, metavar="N",
@@ -49,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument("--task", choices=TASKS, default="addition", help="task (default: addition)")
     train.add_argument("--reward", choices=REWARDS,
                        help="binary verifier, partial credit or format (default: binary)")
-    train.add_argument("--device", choices=DEVICES, help="auto: CUDA when present (default: auto)")
+    train.add_argument("--device", choices=DEVICES, help=DEVICE_HELP)
     train.add_argument("--threads", type=int, help="torch threads on CPU, 0 for every available core (default: 0)")
     train.add_argument("--seed", type=int, default=0, help="RL seed; the warm start keeps its own (default: 0)")
     train.add_argument("--out", type=Path, default=Path("out/llm"),

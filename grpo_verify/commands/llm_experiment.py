@@ -14,20 +14,20 @@ from pathlib import Path
 
 from evidence.io import atomic_write_json
 from evidence.record import BUDGETS, RunContext
-from gpu_runs.config import DEVICES
-from gpu_runs.experiment import ARM_KEYS, DEFAULT_CACHE_DIR, PRESETS, experiment_config, run_experiment
+from gpu_runs.config import DEVICES, PRESETS
 from gpu_runs.tasks import TASKS
+from gpu_runs.tt9.experiment import ARM_KEYS, DEFAULT_CACHE_DIR, THREADS, experiment_config, run_experiment
 
 HELP = ("TT-9 in miniature: 2-GRPO vs 16-GRPO (and 2-GRPO+RS, G at fixed prompts, equal rollouts, GRPOVI) "
         "on a small LM over seeds; ratio tables with 95 percent CIs, plots, evidence")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=PRESETS, default="cpu",
-                        help="cpu: ~0.1M-parameter model sized for 2 cores; gpu: ~10M parameters for one GPU "
-                             "(default: cpu)")
+    parser.add_argument("--preset", choices=list(PRESETS), default="tiny",
+                        help="model preset, the same as `llm train`'s: tiny (~0.1M parameters, sized for 2 CPU "
+                             "cores), small (~1M), gpu (~14M, TT's 32 x 16 vs 256 x 2, for one GPU) (default: tiny)")
     parser.add_argument("--budget", choices=BUDGETS, default="default",
-                        help="smoke: pipeline check (~3 min on 2 cores); default: 3 seeds, every arm; "
+                        help="smoke: pipeline check (~3 min for tiny on 2 cores); default: 3 seeds, every arm; "
                              "full: 5 seeds, twice the epochs (default: default)")
     parser.add_argument("--task", choices=TASKS, default="addition", help="task (default: addition)")
     parser.add_argument("--model", default="gpt",
@@ -42,8 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0,
                         help="first RL seed; seeds are SEED..SEED+n-1, tuning seeds SEED+1000.. (default: 0)")
     parser.add_argument("--threads", type=int,
-                        help="torch threads on CPU, 0 for every core (default: 1 for the cpu preset, 0 for gpu)")
-    parser.add_argument("--device", choices=DEVICES, default="auto", help="auto: CUDA when present (default: auto)")
+                        help="torch threads on CPU, 0 for every core (default: "
+                             + ", ".join(f"{n} for {p}" for p, n in THREADS.items()) + ")")
+    parser.add_argument("--device", choices=DEVICES, default="auto",
+                        help="auto: CUDA when present, else CPU; cpu or cuda forces one; the preset never changes "
+                             "with the device (default: auto)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -52,7 +55,7 @@ def default_out(preset: str, budget: str, model: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gpu_runs.experiment_report import write_report  # matplotlib: only when running
+    from gpu_runs.tt9.report import write_report  # matplotlib: only when running
     from grpo_verify.commands.common import command_line, format_evidence
     from grpo_verify.report import run_metadata
 

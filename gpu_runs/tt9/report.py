@@ -147,7 +147,7 @@ def by_difficulty(runs: Sequence[dict[str, Any]], metrics: Sequence[str]) -> dic
 
 def experiment_tables(run: dict[str, Any], k: int) -> dict[str, Any]:
     """Ratio tables (Table-1 analogue with the equal-rollout arm, Table-4 analogue), silent shares,
-    and the GRPOVI comparison, from :func:`gpu_runs.experiment.run_experiment`'s output."""
+    and the GRPOVI comparison, from :func:`gpu_runs.tt9.experiment.run_experiment`'s output."""
     results, start = run["results"], run["start"]
     headline = f"mean_at_{k}"
     metrics = (headline, "greedy_accuracy", f"pass_at_{k}")
@@ -441,10 +441,12 @@ def plot_grpovi(results: dict[str, list[dict[str, Any]]], path: Path) -> None:
 
 # --- everything ------------------------------------------------------------------------------------------
 
-def write_report(exp: Any, run: dict[str, Any], out_dir: Path, *, command: str,
+def write_report(exp: Any, run: dict[str, Any], out_dir: Path, *, command: str = "",
                  artefact_prefix: str = "") -> list[Evidence]:
     """Write experiment.json, ratio_table.md and the figures under ``out_dir``; return the evidence
-    (artefact paths prefixed by ``artefact_prefix``, i.e. relative to the report folder)."""
+    (artefact paths prefixed by ``artefact_prefix``, i.e. relative to the report folder).
+    ``command`` is the command line that reproduces the run (``llm experiment`` passes its own; a
+    check leaves it empty and the grpo_verify runner fills it)."""
     out_dir = Path(out_dir)
     results = run["results"]
     tables = experiment_tables(run, exp.k)

@@ -1,4 +1,4 @@
-"""Held-out and probe metrics of the TT-9 experiment (``gpu_runs.experiment``).
+"""Held-out and probe metrics of the TT-9 / VI-3 experiment (``gpu_runs.tt9.experiment``).
 
 From c successes among n samples of a prompt at T = 1:
 
@@ -81,9 +81,9 @@ def evaluate_policy(model: GPT, task: TaskConfig, problems: Sequence[Problem], *
     tokenizer = CharTokenizer()
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
-    greedy, _ = sample_problems(model, tokenizer, task, problems, num_samples=1, max_new_tokens=max_new_tokens,
+    greedy, _ = sample_problems(model, tokenizer, task, problems, group_size=1, max_new_tokens=max_new_tokens,
                                 generator=None, greedy=True, batch_prompts=batch_prompts)
-    passed, reward = sample_problems(model, tokenizer, task, problems, num_samples=k, max_new_tokens=max_new_tokens,
+    passed, reward = sample_problems(model, tokenizer, task, problems, group_size=k, max_new_tokens=max_new_tokens,
                                      generator=generator, temperature=temperature, top_p=top_p,
                                      batch_prompts=batch_prompts, reward_kind=reward_kind)
     successes = passed.sum(axis=1).astype(np.int64)
@@ -105,7 +105,7 @@ def probe_pass_rates(model: GPT, task: TaskConfig, problems: Sequence[Problem], 
     predicted silent-group share E[p^G + (1 - p)^G] for each G (unbiased, :func:`silent_probability_estimate`)."""
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
-    passed, _ = sample_problems(model, CharTokenizer(), task, problems, num_samples=k, max_new_tokens=max_new_tokens,
+    passed, _ = sample_problems(model, CharTokenizer(), task, problems, group_size=k, max_new_tokens=max_new_tokens,
                                 generator=generator, temperature=temperature, top_p=top_p, batch_prompts=256)
     successes = passed.sum(axis=1).astype(np.int64)
     return {

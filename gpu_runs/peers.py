@@ -1,15 +1,19 @@
-"""What the peers' own GRPO advantage code computes (producer ``peers``, method ``exact``: TT-3, BY-4).
+"""What the peers' own GRPO advantage code computes (checks ``check_tt3`` and ``check_by4``,
+method ``exact``: TT-3, BY-4).
 
 A_i = (r_i - mean(r)) / (std(r) + eps), sample std, computed in torch float32 as each peer does:
 
-| peer     | eps  | route                                                                          |
-|----------|------|--------------------------------------------------------------------------------|
-| TRL 1.16 | 1e-4 | TRL's own lines: the ``sum_then_normalize`` branch of                          |
-|          |      | ``GRPOTrainer._generate_and_score_completions`` and ``trl.trainer.utils.nanstd``, |
-|          |      | read from the installed source and executed as written (a transcription of     |
-|          |      | them when trl is absent)                                                       |
-| verl     | 1e-6 | transcription of ``compute_grpo_outcome_advantage`` (per-group loop)           |
-| OpenRLHF | 1e-9 | transcription of ``group_norm``: ``(r - r.mean(-1)) / (r.std(-1) + 1e-9)``     |
+| peer     | eps  | route                                                                            |
+|----------|------|----------------------------------------------------------------------------------|
+| TRL 1.16 | 1e-4 | TRL's own trainer through its public API: a ``trl.GRPOTrainer`` (``GRPOConfig``, a |
+|          |      | reward function, ``rollout_func`` handing it fixed completions) runs one step; the |
+|          |      | advantages its ``compute_loss`` receives are read there (:func:`trl_group_advantages`) |
+| verl     | 1e-6 | re-implementation of ``compute_grpo_outcome_advantage`` (per-group loop), as documented |
+| OpenRLHF | 1e-9 | re-implementation of ``group_norm``: ``(r - r.mean(-1)) / (r.std(-1) + 1e-9)``       |
+
+TRL is never transcribed here: without trl, or when its layout lacks that route (``rollout_func``
+is marked experimental in 1.16), :func:`trl_group_advantages` raises an error that names the
+installed version and what is missing, and the check reports ``error``.
 
 TT-3: with G = 2 and binary rewards the peers give A_1 = c (r_1 - r_2) with c = 1/(sqrt(2) + 2 eps),
 about 1/sqrt(2), where the papers' analysis has c = 1. BY-4: the float32 mean of G equal rewards
@@ -21,14 +25,15 @@ Everything runs on the CPU: a GPU's reductions may round differently.
 
 from __future__ import annotations
 
-import ast
+import contextlib
+import dataclasses
 import importlib.metadata
-import importlib.util
-import time
-from collections.abc import Callable
-from functools import lru_cache
+import inspect
+import random
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import CodeType, SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -40,76 +45,135 @@ from theory.advantages import group_advantages
 from theory.estimators import compute_advantages
 from theory.expectations import two_grpo_scale
 
-COMMAND = "grpo-verify report --only peers --budget {budget}"
 PEER_EPS = {"trl": 1e-4, "verl": 1e-6, "openrlhf": 1e-9}
-"""eps of each peer's std normaliser (THEORY.md, peer conventions)."""
+"""eps of each peer's std normaliser (the table above)."""
 NON_DYADIC_REWARDS = (0.35, 0.05, 0.1, 0.2, 0.3, 1 / 3, 0.45, 0.7, 0.9)
 DYADIC_REWARDS = (0.0, 0.25, 0.5, 0.75, 1.0)
 GROUP_SIZES = tuple(range(2, 17))
 PAIR_COUNT = {"smoke": 256, "default": 4096, "full": 65536}
+"""Real-reward pairs of TT-3 per budget."""
+TRL_ROUTE = "GRPOTrainer.train() with rollout_func and a reward function; advantages read in compute_loss"
 
 
-@lru_cache(maxsize=1)
-def trl_source() -> tuple[CodeType, Callable[..., torch.Tensor], str] | None:
-    """TRL's advantage lines compiled from the installed source, its ``nanstd`` and a route label;
-    None when trl is not installed or its source does not have the layout of 1.16."""
+def trl_version() -> str:
+    """The installed trl's version; RuntimeError when trl is not installed."""
     try:
-        spec = importlib.util.find_spec("trl")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or spec.origin is None:
-        return None
-    root = Path(spec.origin).parent / "trainer"
-    trainer_path, utils_path = root / "grpo_trainer.py", root / "utils.py"
-    try:
-        trainer = ast.parse(trainer_path.read_text(encoding="utf-8"))
-        utils = ast.parse(utils_path.read_text(encoding="utf-8"))
-        nanstd_def = next(n for n in utils.body if isinstance(n, ast.FunctionDef) and n.name == "nanstd")
-        method = next(n for n in ast.walk(trainer)
-                      if isinstance(n, ast.FunctionDef) and n.name == "_generate_and_score_completions")
-        branch = next(n for n in ast.walk(method) if isinstance(n, ast.If)
-                      and ast.unparse(n.test) == "self.multi_objective_aggregation == 'sum_then_normalize'")
-    except (OSError, SyntaxError, StopIteration):
-        return None
-    namespace: dict[str, Any] = {"torch": torch}
-    exec(compile(ast.Module(body=[nanstd_def], type_ignores=[]), str(utils_path), "exec"), namespace)
-    code = compile(ast.Module(body=branch.body, type_ignores=[]), str(trainer_path), "exec")
-    version = importlib.metadata.version("trl")
-    return code, namespace["nanstd"], f"trl {version} source, trainer/grpo_trainer.py executed"
+        return importlib.metadata.version("trl")
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise RuntimeError("trl is not installed: the TRL cross-check needs trl 1.16 "
+                           "(pip install -e .[peers])") from exc
 
 
 def trl_route() -> str:
-    """Which route :func:`trl_group_advantages` takes: TRL's executed source or the transcription."""
-    source = trl_source()
-    return source[2] if source is not None else "transcription of trl 1.16.0 (trl not installed)"
+    """The route :func:`trl_group_advantages` takes, with trl's version."""
+    return f"trl {trl_version()} {TRL_ROUTE}"
 
 
-def trl_group_advantages_transcribed(rewards: torch.Tensor) -> torch.Tensor:
-    """(r - nanmean(r)) / (nanstd(r) + 1e-4) per row, nanstd with Bessel's correction: TRL 1.16's
-    formula for rewards (Q, G), written out (used when trl is not installed)."""
-    mean = torch.nanmean(rewards, dim=1, keepdim=True)
-    count = torch.sum(~torch.isnan(rewards), dim=1, keepdim=True)
-    variance = torch.nanmean((rewards - mean) ** 2, dim=1, keepdim=True) * (count / (count - 1))
-    return (rewards - mean) / (torch.sqrt(variance) + 1e-4)
+@contextlib.contextmanager
+def _isolated_global_state() -> Iterator[None]:
+    """Restore what ``Trainer.train`` changes process-wide: the torch, numpy and random RNGs
+    (it seeds them) and torch's thread count, so that a check gives the same numbers alone or
+    after this one."""
+    np_state = np.random.get_state()  # noqa: NPY002 (the legacy global state is what Trainer seeds)
+    threads, py_state = torch.get_num_threads(), random.getstate()
+    with torch.random.fork_rng(devices=[]):
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
+            np.random.set_state(np_state)  # noqa: NPY002
+            random.setstate(py_state)
+
+
+def _row_tokenizer() -> Any:
+    """A tokenizer over the digits and a comma (PAD, EOS first): completion "i,j" names row j of group i."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<pad>": 0, "</s>": 1, **{c: k + 2 for k, c in enumerate("0123456789,")}}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<pad>"))
+    core.pre_tokenizer = pre_tokenizers.Split(pattern="", behavior="isolated")
+    core.decoder = decoders.Fuse()
+    return PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="</s>")
+
+
+class _Captured(Exception):
+    """Raised by the trainer's ``compute_loss`` once it holds the advantages: the step stops there."""
 
 
 def trl_group_advantages(rewards: torch.Tensor) -> torch.Tensor:
-    """TRL 1.16 ``scale_rewards="group"`` advantages of rewards (Q, G), one reward function of
-    weight 1, run through TRL's own lines where trl is installed."""
-    source = trl_source()
-    if source is None:
-        return trl_group_advantages_transcribed(rewards)
-    code, nanstd, _ = source
+    """TRL's GRPO advantages of rewards (Q, G), scale_rewards="group", one reward function of
+    weight 1, as float32 (TRL scores rewards in float32), computed by TRL's own trainer.
+
+    A ``GRPOTrainer`` subclass whose ``compute_loss`` (the Trainer's public hook) records the
+    ``advantages`` it receives runs one step on Q prompts "i" with ``num_generations`` = G; the
+    ``rollout_func`` hands it completion "i,j" for the j-th copy of prompt i and the reward
+    function returns ``rewards[i, j]`` for it, so TRL groups, scores and normalises exactly these
+    rewards. The model (a 1-layer Llama of width 8, built from a config, nothing downloaded) only
+    computes log-probs the advantages do not depend on. RuntimeError, naming trl's version, when
+    trl is missing or lacks this route."""
+    if rewards.ndim != 2 or rewards.shape[1] < 2:
+        raise ValueError(f"rewards of shape {tuple(rewards.shape)} must be (Q, G) with G >= 2")
+    version = trl_version()
+    try:
+        from datasets import Dataset
+        from transformers import LlamaConfig, LlamaForCausalLM
+        from trl import GRPOConfig, GRPOTrainer
+    except ImportError as exc:
+        raise RuntimeError(f"trl {version} is installed but its GRPOTrainer cannot be imported ({exc}); the TRL "
+                           "cross-check needs trl 1.16's trl.GRPOTrainer and trl.GRPOConfig") from exc
+    if "rollout_func" not in inspect.signature(GRPOTrainer.__init__).parameters:
+        raise RuntimeError(f"trl {version}: GRPOTrainer takes no rollout_func argument (trl 1.16's way to hand "
+                           "the trainer fixed completions); the TRL cross-check cannot drive its advantage code")
     Q, G = rewards.shape
-    scope: dict[str, Any] = {
-        "self": SimpleNamespace(reward_weights=torch.ones(1, dtype=rewards.dtype), scale_rewards="group"),
-        "rewards_per_func": rewards.reshape(Q * G, 1).clone(),
-        "unscorable_mask": torch.zeros(Q * G, dtype=torch.bool),
-        "device": rewards.device,
-        "num_generations": G,
-    }
-    exec(code, {"torch": torch, "nanstd": nanstd}, scope)
-    return scope["advantages"].reshape(Q, G)
+    values = rewards.float().tolist()
+    tokenizer = _row_tokenizer()
+
+    def encode(text: str) -> list[int]:
+        return tokenizer.convert_tokens_to_ids(list(text))
+
+    def row_of(text: str) -> tuple[int, int]:
+        i, j = text.split(",")
+        return int(i), int(j)
+
+    def rollout(prompts: list[str], trainer: Any) -> dict[str, list[list[Any]]]:
+        seen: dict[str, int] = {}
+        completions = []
+        for prompt in prompts:  # the j-th copy of prompt i is completion "i,j"
+            seen[prompt] = seen.get(prompt, -1) + 1
+            completions.append([*encode(f"{prompt},{seen[prompt]}"), tokenizer.eos_token_id])
+        return {"prompt_ids": [encode(p) for p in prompts], "completion_ids": completions,
+                "logprobs": [[0.0] * len(c) for c in completions]}
+
+    def reward(prompts: list[str], completions: list[str], **kwargs: Any) -> list[float]:
+        return [values[i][j] for i, j in map(row_of, completions)]
+
+    advantages: dict[tuple[int, int], float] = {}
+
+    class RecordingTrainer(GRPOTrainer):
+        def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+                         num_items_in_batch: Any = None) -> torch.Tensor:
+            texts = self.processing_class.batch_decode(inputs["completion_ids"], skip_special_tokens=True)
+            advantages.update(zip(map(row_of, texts), inputs["advantages"].tolist(), strict=True))
+            raise _Captured
+
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=8, intermediate_size=8, num_hidden_layers=1,
+                         num_attention_heads=1, max_position_embeddings=64, pad_token_id=0, bos_token_id=1,
+                         eos_token_id=1)
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(), _isolated_global_state():
+        warnings.simplefilter("ignore")  # rollout_func is marked experimental; transformers' notices
+        args = GRPOConfig(output_dir=tmp, use_cpu=True, bf16=False, per_device_train_batch_size=Q * G,
+                          num_generations=G, max_completion_length=16, max_steps=1, beta=0.0, report_to="none",
+                          save_strategy="no", logging_steps=10**9, disable_tqdm=True, dataloader_num_workers=0)
+        trainer = RecordingTrainer(model=LlamaForCausalLM(config), reward_funcs=reward, args=args,
+                                   train_dataset=Dataset.from_list([{"prompt": str(i)} for i in range(Q)]),
+                                   processing_class=tokenizer, rollout_func=rollout)
+        with contextlib.suppress(_Captured):
+            trainer.train()
+    if len(advantages) != Q * G:
+        raise RuntimeError(f"trl {version}: GRPOTrainer.compute_loss received {len(advantages)} of the {Q * G} "
+                           "rows' advantages; the TRL cross-check cannot read TRL's advantages")
+    return torch.tensor([[advantages[i, j] for j in range(G)] for i in range(Q)], dtype=torch.float32)
 
 
 def verl_group_advantages(rewards: torch.Tensor) -> torch.Tensor:
@@ -137,7 +201,7 @@ PEERS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
-def check_tt3(rng: np.random.Generator, n_pairs: int) -> tuple[Evidence, dict[str, Any]]:
+def tt3_record(rng: np.random.Generator, n_pairs: int) -> tuple[Evidence, dict[str, Any]]:
     """TT-3 from the peers' code: G = 2 binary groups give A_1 = c (r_1 - r_2) with c = two_grpo_scale
     ("sample", eps); real-reward pairs give A_1 = (r_1 - r_2)/2 / (|r_1 - r_2|/sqrt 2 + eps)."""
     binary = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float32)
@@ -196,22 +260,28 @@ def check_tt3(rng: np.random.Generator, n_pairs: int) -> tuple[Evidence, dict[st
 
 
 def _equal_reward_cells(values: tuple[float, ...]) -> list[dict[str, Any]]:
-    """For each value and G: float32 mean residue r - mean(r), std, each peer's max |A| and ours."""
+    """For each value and G: float32 mean residue r - mean(r), std, each peer's max |A| and ours.
+
+    verl and OpenRLHF see each (1, G) group alone (OpenRLHF's std of a (Q, G) batch rounds
+    differently from a single row's). TRL runs once per G on every value's group (one run costs
+    ~0.3 s); its group-wise nanmean and nanstd give each group the advantages it gets alone."""
+    trl_peaks = {G: trl_group_advantages(torch.tensor([[value] * G for value in values], dtype=torch.float32))
+                 .abs().amax(dim=1).tolist() for G in GROUP_SIZES}
     cells = []
-    for value in values:
+    for row, value in enumerate(values):
         for G in GROUP_SIZES:
             r = torch.full((1, G), value, dtype=torch.float32)
             cell: dict[str, Any] = {"reward": value, "G": G, "mean_residue": float((r - r.mean())[0, 0]),
                                     "std": float(r.std())}
             for name, peer in PEERS.items():
-                cell[f"max_abs_advantage_{name}"] = float(peer(r).abs().max())
+                cell[f"max_abs_advantage_{name}"] = trl_peaks[G][row] if name == "trl" else float(peer(r).abs().max())
             ours = [compute_advantages(r.numpy(), "grpo", std="sample", eps=eps) for eps in (*PEER_EPS.values(), 1e-6)]
             cell["max_abs_advantage_ours"] = float(max(np.abs(a).max() for a in ours))
             cells.append(cell)
     return cells
 
 
-def check_by4() -> tuple[Evidence, dict[str, Any]]:
+def by4_record() -> tuple[Evidence, dict[str, Any]]:
     """BY-4: equal non-dyadic float32 rewards, G = 2..16, peers vs ours; dyadic rewards as control."""
     cells = _equal_reward_cells(NON_DYADIC_REWARDS)
     control = _equal_reward_cells(DYADIC_REWARDS)
@@ -299,23 +369,26 @@ def plot_by4(cells: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def produce(ctx: RunContext) -> list[Evidence]:
-    """Evidence for TT-3 and BY-4 from the peers' advantage code; writes ``peers/peers.json`` and a figure."""
-    out_dir = ctx.out_dir / "peers"
-    rng = np.random.default_rng(ctx.seed)
-    evidence, tables = [], {}
-    if ctx.wants("TT-3"):
-        start = time.perf_counter()
-        record, tables["TT-3"] = check_tt3(rng, PAIR_COUNT[ctx.budget])
-        evidence.append((record, time.perf_counter() - start, ()))
-    if ctx.wants("BY-4"):
-        start = time.perf_counter()
-        record, tables["BY-4"] = check_by4()
-        plot_by4(tables["BY-4"]["non_dyadic"], out_dir / "by4_spurious_advantages.png")
-        evidence.append((record, time.perf_counter() - start, ("peers/by4_spurious_advantages.png",)))
-    if not evidence:
+def check_tt3(ctx: RunContext) -> list[Evidence]:
+    """TT-3 from the peers' code (TRL, verl, OpenRLHF): 2-GRPO's binary advantages are
+    c (r_1 - r_2) with c ~ 1/sqrt(2), not the papers' 1; ``PAIR_COUNT[ctx.budget]`` real-reward
+    pairs drawn from ``ctx.seed``. Writes ``peers/tt3.json``."""
+    if not ctx.wants("TT-3"):
         return []
-    atomic_write_json(out_dir / "peers.json", {"peer_eps": PEER_EPS, "trl_route": trl_route(), **tables})
-    return [Evidence(**{**record.__dict__, "seconds": seconds, "artefacts": ("peers/peers.json", *figures),
-                        "command": COMMAND.format(budget=ctx.budget)})
-            for record, seconds, figures in evidence]
+    rng = np.random.default_rng(ctx.seed)  # the check's one stream, as before the checks were split
+    record, table = tt3_record(rng, PAIR_COUNT[ctx.budget])
+    atomic_write_json(ctx.out_dir / "peers" / "tt3.json", {"peer_eps": PEER_EPS, "trl_route": trl_route(), **table})
+    return [dataclasses.replace(record, artefacts=("peers/tt3.json",))]
+
+
+def check_by4(ctx: RunContext) -> list[Evidence]:
+    """BY-4 from the peers' code: equal non-dyadic float32 rewards leave a residue that TRL, verl
+    and OpenRLHF turn into spurious advantages, where ours are exact zeros (no randomness: the
+    same at every budget and seed). Writes ``peers/by4.json`` and ``peers/by4_spurious_advantages.png``."""
+    if not ctx.wants("BY-4"):
+        return []
+    record, table = by4_record()
+    out_dir = ctx.out_dir / "peers"
+    plot_by4(table["non_dyadic"], out_dir / "by4_spurious_advantages.png")
+    atomic_write_json(out_dir / "by4.json", {"peer_eps": PEER_EPS, "trl_route": trl_route(), **table})
+    return [dataclasses.replace(record, artefacts=("peers/by4.json", "peers/by4_spurious_advantages.png"))]

@@ -1,4 +1,11 @@
-"""A local Hugging Face causal LM as the start policy of the TT-9 experiment (``--model hf:PATH``).
+"""Start policies of the TT-9 / VI-3 experiment: where each arm's RL run starts from.
+
+- ``gpt`` (:func:`test_bed_start`): the test bed's transformer after its supervised warm start
+  (:func:`gpu_runs.warmstart.load_or_train`, cached by its config hash).
+- ``hf:PATH`` (:func:`hf_start`): a local Hugging Face causal LM as it is (no warm start).
+
+A :class:`StartPolicy` carries the loader that :func:`gpu_runs.trainer.train` takes as its
+``load_start`` argument, and a description that goes into every result.
 
 The test bed speaks the character tokens of ``gpu_runs.tokenizer`` (PAD, EOS, then the task
 alphabet). :class:`HFCharPolicy` maps each of them to one token of the model's tokenizer (every
@@ -9,17 +16,14 @@ token, which may differ from how the tokenizer would split the text itself.
 
 ``gpu_runs.sampling.generate`` passes a :class:`gpu_runs.model.KVCache`; the wrapper keeps the
 token history on it and recomputes the whole prefix at each token (sequences here are a few dozen
-tokens), so any causal LM that accepts ``position_ids`` works. The trainer builds its policy with
-``gpu_runs.warmstart.load_or_train``; :func:`hf_backend` swaps that function for the duration of a
-run (what the trainer lacks: a way to pass a start model in).
+tokens), so any causal LM that accepts ``position_ids`` works.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -30,6 +34,7 @@ from torch import nn
 from evidence.io import atomic_write_json
 from gpu_runs.config import WarmStartConfig
 from gpu_runs.tasks import ALPHABET
+from gpu_runs.warmstart import LoadStart, load_or_train, measure_start_point
 
 
 def char_token_ids(tokenizer: Any) -> list[int]:
@@ -99,16 +104,27 @@ def load_hf_policy(path: str | Path, block_size: int, device: torch.device) -> H
     return HFCharPolicy(lm, char_token_ids(tokenizer), block_size).to(device).eval()
 
 
-def hf_backend(path: str) -> Any:
-    """A :class:`gpu_runs.experiment.Backend` whose start policy is the model at ``path`` as it is
-    (no supervised warm start); its start point is measured as the test bed measures a warm start."""
-    from gpu_runs.experiment import Backend
-    from gpu_runs.warmstart import measure_start_point
+@dataclass(frozen=True)
+class StartPolicy:
+    """Where the policies come from: ``load`` (the start model and its record, the ``load_start``
+    of :func:`gpu_runs.trainer.train`) and ``description`` (written into every result)."""
 
+    load: LoadStart
+    description: dict[str, Any] = field(default_factory=dict)
+
+
+def test_bed_start() -> StartPolicy:
+    """The test bed's transformer after its cached supervised warm start."""
+    return StartPolicy(load_or_train, {"model": "gpt"})
+
+
+def hf_start(path: str) -> StartPolicy:
+    """The Hugging Face model at ``path`` as it is (no supervised warm start); its start point is
+    measured as the test bed measures a warm start and cached as ``hf-<path digest>-<config key>``."""
     digest = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:12]
 
-    def load_start(config: WarmStartConfig, cache_dir: Path, device: torch.device, *,
-                   progress: bool = True) -> tuple[HFCharPolicy, dict[str, Any]]:
+    def load(config: WarmStartConfig, cache_dir: Path, device: torch.device, *,
+             progress: bool = True) -> tuple[HFCharPolicy, dict[str, Any]]:
         model = load_hf_policy(path, config.model.block_size, device)
         key = f"hf-{digest}-{config.key()}"
         record_path = Path(cache_dir) / key / "warmstart.json"
@@ -120,15 +136,13 @@ def hf_backend(path: str) -> Any:
         atomic_write_json(record_path, record)
         return model, {**record, "cache_hit": False, "folder": str(record_path.parent)}
 
-    @contextlib.contextmanager
-    def trainer_context() -> Iterator[None]:
-        import gpu_runs.trainer as trainer
+    return StartPolicy(load, {"model": f"hf:{path}"})
 
-        original = trainer.load_or_train
-        trainer.load_or_train = load_start
-        try:
-            yield
-        finally:
-            trainer.load_or_train = original
 
-    return Backend(load_start, trainer_context, {"model": f"hf:{path}"})
+def start_policy(model: str) -> StartPolicy:
+    """``gpt``: :func:`test_bed_start`; ``hf:PATH``: :func:`hf_start` of PATH."""
+    if model == "gpt":
+        return test_bed_start()
+    if model.startswith("hf:") and len(model) > 3:
+        return hf_start(model.removeprefix("hf:"))
+    raise ValueError(f"model={model!r} is not allowed; use gpt or hf:PATH")
