@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from gpu_runs.cores import configure_omp_wait_policy
 
-COMMANDS = ("claims", "report", "prove", "simulate", "llm", "bench")
+COMMANDS = ("claims", "report", "prove", "simulate", "llm", "bench", "export", "ingest", "advise")
 
 
 def build_parser() -> argparse.ArgumentParser:
