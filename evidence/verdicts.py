@@ -52,10 +52,15 @@ class Decision:
             return inf if x is None else f"{x:.{digits}f}"
 
         out = (f"{fmt(self.estimate, 'undefined')} [{fmt(self.low, '-inf')}, {fmt(self.high, 'inf')}] vs "
-               f"{'>=' if self.at_least else '<='} {self.threshold:g}: {self.verdict.value} ({self.n} seeds)")
+               f"{'>=' if self.at_least else '<='} {self.threshold:g}: {self.verdict.value} "
+               f"({self.n} seed{'s' if self.n != 1 else ''})")
         if self.verdict == Verdict.INCONCLUSIVE:
-            out += (f"; about {self.seeds_needed} seeds would decide it" if self.seeds_needed
-                    else "; no number of seeds decides it at this estimate")
+            if self.n < 2:
+                out += "; one seed has no spread to judge by: run >= 2 seeds per arm"
+            elif self.seeds_needed:
+                out += f"; about {self.seeds_needed} seeds would decide it"
+            else:
+                out += "; no number of seeds decides it at this estimate"
         return out
 
     def to_json(self) -> dict[str, Any]:

@@ -49,6 +49,11 @@ def test_seeds_needed_only_for_inconclusive() -> None:
     assert "12 seeds would decide" in decide(1.0, 0.9, 1.1, 0.95, n=3, seeds_needed=12).text()
 
 
+def test_one_seed_says_the_spread_is_unknown() -> None:
+    text = decide(0.9, None, None, 0.95, n=1).text()
+    assert "(1 seed)" in text and "no spread" in text
+
+
 def test_decide_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="threshold"):
         decide(1.0, 0.9, 1.1, math.nan, n=3)
