@@ -11,7 +11,9 @@ it), so an update built here equals :func:`simulations.engine.batch_updates`'s o
 
 - prompts per update: ``uniform`` (drawn with replacement, as the engine) or ``epochs`` (each epoch a
   fresh permutation of the P prompts cut into mini-batches of Q = ``prompts_per_step``, as TT's 10 epochs
-  over one data set);
+  over one data set); with an ``order_seed`` the prompts come from a generator of their own, so arms given
+  the same ``order_seed`` and the same number of runs visit the same prompts in the same order (the paired
+  design of TT-9 and VI-3), whatever their rollouts;
 - rollouts: G = ``group_size`` per prompt, drawn by inverse CDF exactly as :func:`simulations.engine.sample_rollouts`;
 - advantages by name through :func:`simulations.engine.rule_advantages` (so ``grpovi`` is the theory's
   :func:`theory.grpovi.adjust_rewards` with weights from the reference policy, the initial one);
@@ -22,7 +24,8 @@ it), so an update built here equals :func:`simulations.engine.batch_updates`'s o
 
 :class:`TrainCurves` records J after every update, cumulative rollouts generated, groups (prompt
 prefills), rollouts trained on and updates, from which :class:`ComputeModel` prices a run.
-:func:`mean_ci`, :func:`summary` and :func:`ratio_interval` are the seed statistics every study reports.
+:func:`summary` is the seed statistic every study reports (intervals against thresholds:
+:mod:`evidence.verdicts`).
 """
 
 from __future__ import annotations
@@ -361,12 +364,15 @@ def train(
     *,
     observe: Callable[[PolicyBatch], dict[str, NDArray[np.float64]]] | None = None,
     stop_gain: float | None = None,
+    order_seed: int | Sequence[int] | None = None,
     progress: bool = False,
 ) -> TrainCurves:
     """Run ``config.updates`` updates theta <- theta + lr g on every run of ``batch`` (modified in place).
 
-    ``lr`` is one number or one per run (a sweep). Every draw comes from ``np.random.default_rng(seed)``:
-    the same batch, config, lr and seed give the same numbers. ``observe(batch)`` is called before the
+    ``lr`` is one number or one per run (a sweep). Every draw comes from ``np.random.default_rng(seed)``,
+    the prompts of each update from ``np.random.default_rng(order_seed)`` when it is given (else from the
+    same generator): the same batch, config, lr and seeds give the same numbers, and two configs with the
+    same ``order_seed``, schedule and runs S draw the same prompt order. ``observe(batch)`` is called before the
     first update and after each one; its arrays (leading axis S) are stacked into ``metrics``.
     With ``stop_gain``, a run stops (no more rollouts or updates) once J - J_0 >= stop_gain, and the loop
     ends when every run has stopped; the curves then stay at their last values.
@@ -375,9 +381,10 @@ def train(
     if stop_gain is not None and not (math.isfinite(stop_gain) and stop_gain > 0):
         raise ValueError(f"stop_gain={stop_gain!r} must be a finite number > 0 or None")
     rng = np.random.default_rng(seed)
+    order = rng if order_seed is None else np.random.default_rng(order_seed)
     S, U, G, Q = batch.size, config.updates, config.group_size, config.prompts_per_step
     cap = np.full(S, np.iinfo(np.int64).max if config.rollout_cap is None else config.rollout_cap, dtype=np.int64)
-    stream = _EpochStream(S, batch.num_prompts, Q, rng) if config.schedule == "epochs" and not config.exact else None
+    stream = _EpochStream(S, batch.num_prompts, Q, order) if config.schedule == "epochs" and not config.exact else None
     used = np.zeros(S, dtype=np.int64)
     counts = {k: np.zeros((S, U + 1)) for k in ("rollouts", "groups", "trained", "updates")}
     objective = np.zeros((S, U + 1))
@@ -398,7 +405,7 @@ def train(
             silent_frac[:, t] = np.nan
         else:
             active = running & (used + config.rollouts_per_step <= cap)
-            prompts = stream.next() if stream else rng.integers(batch.num_prompts, size=(S, Q))
+            prompts = stream.next() if stream else order.integers(batch.num_prompts, size=(S, Q))
             outcomes = sample_outcomes(batch, prompts, G, rng)
             silent = silent_groups(gather_rewards(batch, prompts, outcomes))
             extra = np.zeros(S, dtype=np.int64)
@@ -481,24 +488,6 @@ def summary(values: ArrayLike) -> MeanCI:
         return MeanCI(math.nan, math.nan, 0)
     mean, half = mean_ci(x[np.isfinite(x)])
     return MeanCI(float(mean), float(half), int(np.isfinite(x).sum()))
-
-
-def ratio_interval(numerator: ArrayLike, denominator: ArrayLike, rng: np.random.Generator,
-                   resamples: int = 2000) -> tuple[float, float, float]:
-    """(low, value, high): mean(num)/mean(den) and its 95% paired percentile-bootstrap interval."""
-    num = np.asarray(numerator, dtype=np.float64).ravel()
-    den = np.asarray(denominator, dtype=np.float64).ravel()
-    if num.shape != den.shape or num.size < 2:
-        raise ValueError(f"numerator {num.shape} and denominator {den.shape} must be paired, with >= 2 seeds")
-    value = float(num.mean() / den.mean()) if den.mean() != 0 else math.nan
-    idx = rng.integers(num.size, size=(check_count("resamples", resamples, 10), num.size))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        boots = num[idx].mean(axis=1) / den[idx].mean(axis=1)
-    boots = boots[np.isfinite(boots)]
-    if boots.size == 0:
-        return math.nan, value, math.nan
-    low, high = np.quantile(boots, [0.025, 0.975])
-    return float(low), value, float(high)
 
 
 def time_to_gain(objective: ArrayLike, gamma: float) -> NDArray[np.float64]:

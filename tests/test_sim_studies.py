@@ -46,11 +46,10 @@ def smoke(tmp_path: Path, *claims: str, seed: int = 0) -> RunContext:
 
 
 def assert_well_formed(evidence: Evidence, out: Path, claim: str) -> dict:
-    """JSON-clean record, verdict recomputed from its checks, artefacts on disk; returns the study's JSON."""
+    """JSON-clean record, artefacts on disk; returns the study's JSON."""
     assert evidence.claim_id == claim and evidence.method == "simulation"
     assert evidence.command == "" and evidence.seconds == 0.0  # the runner fills both
     json.dumps(evidence.to_json(), allow_nan=False)
-    assert evidence.verdict == judge(evidence.checks)
     for artefact in evidence.artefacts:
         assert artefact.startswith("sim-gradients/")
         assert (out / artefact).stat().st_size > 0

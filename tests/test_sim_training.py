@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evidence.io import jsonable
-from evidence.record import RunContext, Verdict, judge
+from evidence.record import RunContext, Verdict
 from simulations.engine import UpdateRule, batch_updates, rollout_advantages, rule_advantages, sample_rollouts
 from simulations.environments import SoftmaxBandit, make_environment
 from simulations.studies import (
@@ -29,8 +29,8 @@ from simulations.training import (
     SimTrainConfig,
     group_update,
     mean_ci,
-    ratio_interval,
     sample_outcomes,
+    summary,
     time_to_gain,
     train,
 )
@@ -212,6 +212,69 @@ def test_same_seed_gives_same_numbers_and_another_seed_other_numbers() -> None:
     np.testing.assert_array_equal(ad1.objective, ad2.objective)
 
 
+def visited_prompts(monkeypatch: pytest.MonkeyPatch, config: SimTrainConfig, order_seed: int | None,
+                    seed: int) -> list[np.ndarray]:
+    """The prompts (S, Q) whose rollouts each update of 3 runs drew, recorded at the sampler."""
+    import simulations.training as training
+
+    seen: list[np.ndarray] = []
+
+    def spy(batch, prompts, G, rng):
+        seen.append(np.array(prompts))
+        return sample_outcomes(batch, prompts, G, rng)
+
+    monkeypatch.setattr(training, "sample_outcomes", spy)
+    train(PolicyBatch.replicate(small_env("bandit"), 3), config, 1.0, seed, order_seed=order_seed)
+    return seen
+
+
+@pytest.mark.parametrize("schedule", ["uniform", "epochs"])
+def test_arms_with_one_order_seed_visit_the_same_prompts(monkeypatch: pytest.MonkeyPatch, schedule: str) -> None:
+    """The paired design of TT-9 and VI-3: G = 2 and G = 8 with the same order seed (and other rollout seeds) draw
+    the same prompts at every update; another order seed, or none, gives other prompts."""
+    two = SimTrainConfig(group_size=2, prompts_per_step=2, updates=6, schedule=schedule)
+    a = visited_prompts(monkeypatch, two, 5, seed=1)
+    b = visited_prompts(monkeypatch, replace(two, group_size=8), 5, seed=2)
+    assert len(a) == 6 and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    for other in (visited_prompts(monkeypatch, two, 6, seed=1), visited_prompts(monkeypatch, two, None, seed=1)):
+        assert not all(np.array_equal(x, y) for x, y in zip(a, other, strict=True))
+    if schedule == "epochs":  # an epoch of 3 updates visits each of the 6 prompts once, in every run
+        np.testing.assert_array_equal(np.sort(np.concatenate(a[:3], axis=1), axis=1), np.tile(np.arange(6), (3, 1)))
+
+
+def test_epoch_order_is_one_permutation_cut_into_each_arms_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Q = 2 for three updates walks the prompts in the order of Q = 6's first update, and Q = 3 likewise."""
+    order = {Q: np.concatenate(visited_prompts(monkeypatch, SimTrainConfig(group_size=2, prompts_per_step=Q,
+                                                                           updates=6 // Q, schedule="epochs"),
+                                               9, seed=Q), axis=1) for Q in (2, 3, 6)}
+    np.testing.assert_array_equal(order[2], order[6])
+    np.testing.assert_array_equal(order[3], order[6])
+
+
+def test_tt9_and_vi3_evaluation_arms_share_one_prompt_order(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """The studies' paired design is wired: every evaluation arm trains with one order seed, every tuning sweep with
+    another (recorded at their call of train)."""
+    calls: list[tuple[str, int, object]] = []
+
+    def spy(batch, config, lr, seed, **kwargs):
+        calls.append((study, batch.size, kwargs.get("order_seed")))
+        return train(batch, config, lr, seed, **kwargs)
+
+    setting = tt9_training.TT9Setting("log-linear", 16, 4, 8, 16, 1, 2.0, (0.5, 2.0))
+    monkeypatch.setitem(tt9_training.SIZES, "smoke", tt9_training.TT9Sizes((setting,), 2, 3))
+    vi3 = vi3_grpovi_training.VI3Setting("bandit", 8, 4, 0, 4, 4, 3, (1.0, 4.0))
+    monkeypatch.setitem(vi3_grpovi_training.SIZES, "smoke", vi3_grpovi_training.VI3Sizes((vi3,), 2, 3))
+    for study, module, check in (("TT-9", tt9_training, tt9_training.check_tt9),
+                                 ("VI-3", vi3_grpovi_training, vi3_grpovi_training.check_vi3)):
+        monkeypatch.setattr(module, "train", spy)
+        check(RunContext("smoke", tmp_path / study, seed=0))
+        evaluation = {order for name, size, order in calls if name == study and size == 2}
+        tuning = {order for name, size, order in calls if name == study and size == 2 * 3}
+        assert len(evaluation) == 1 and len(tuning) == 1 and None not in evaluation | tuning
+        assert evaluation != tuning
+    assert [size for name, size, _ in calls if name == "TT-9"].count(2) == 2 * 4 + 1  # TT lr, own lr, and RS
+
+
 def test_stop_gain_freezes_runs_that_reached_it() -> None:
     env = make_environment("bandit", [0.3, 0.05], num_answers=3, seed=0)
     curves = train(PolicyBatch.stack([env, env]), SimTrainConfig(exact=True, updates=400), [20.0, 2.0], seed=0,
@@ -229,12 +292,13 @@ def test_time_to_gain_interpolates_between_updates() -> None:
     np.testing.assert_allclose(time_to_gain(J, 0.1), [1.0, 3.0, np.nan])
 
 
-def test_mean_ci_and_ratio_interval_match_their_definitions() -> None:
-    x = np.array([1.0, 2.0, 4.0, 7.0])
+def test_mean_ci_and_summary_by_value() -> None:
+    x = np.array([1.0, 2.0, 4.0, 7.0])  # mean 3.5, unbiased variance (6.25 + 2.25 + 0.25 + 12.25) / 3 = 7
     mean, half = mean_ci(x)
-    assert mean == pytest.approx(3.5) and half == pytest.approx(3.182446305 * x.std(ddof=1) / 2.0)
-    low, value, high = ratio_interval([2.0, 4.0, 6.0], [1.0, 2.0, 3.0], np.random.default_rng(0))
-    assert value == pytest.approx(2.0) and low == pytest.approx(2.0) and high == pytest.approx(2.0)
+    assert mean == 3.5 and half == pytest.approx(3.182446305 * np.sqrt(7.0) / 2.0, rel=1e-9)
+    s = summary([np.nan, 1.0, 2.0, 4.0, 7.0])  # the NaN seed is left out
+    assert (s.mean, s.n) == (3.5, 4) and s.half_width == pytest.approx(half, rel=1e-12)
+    assert summary([np.nan]).n == 0 and summary([np.nan]).to_json() == {"mean": None, "ci95": None, "n": 0}
     assert jsonable({"a": np.float64(np.nan), "b": (np.int64(3), np.array([1.5]))}) == {"a": None, "b": [3, [1.5]]}
 
 
@@ -277,8 +341,6 @@ def test_bad_training_input_raises_naming_the_argument() -> None:
         PolicyBatch.replicate(env, 0)
     with pytest.raises(ValueError, match="gamma"):
         time_to_gain(np.zeros((1, 3)), 0.0)
-    with pytest.raises(ValueError, match="numerator"):
-        ratio_interval([1.0], [1.0], np.random.default_rng(0))
 
 
 def test_bad_allocation_input_raises_naming_the_argument() -> None:
@@ -319,7 +381,7 @@ def test_training_checks_at_smoke_budget_give_computed_verdicts_and_existing_art
     for e in evidence:
         assert e.method == "simulation" and e.checks
         assert e.command == "" and e.seconds == 0.0  # the runner fills both
-        assert e.verdict == judge(e.checks) and e.verdict not in (Verdict.ERROR, Verdict.NOT_CHECKED)
+        assert e.verdict not in (Verdict.ERROR, Verdict.NOT_CHECKED)
         assert e.artefacts and all((tmp_path / a).is_file() and (tmp_path / a).stat().st_size > 0 for a in e.artefacts)
         assert all(a.startswith(f"{TRAINING_FOLDER}/") for a in e.artefacts)
         assert any(a.endswith(".png") for a in e.artefacts) and any(a.endswith(".json") for a in e.artefacts)

@@ -14,7 +14,9 @@ update and the same lr: J = E[r] and the win-rate against the initial policy
 W = E_{o ~ pi, o' ~ pi_0}[sign(r_o - r_o')] (0 at the start). The expected update direction of each theta_q
 at the initial policy is computed exactly, for G = 2 from :func:`theory.expectations.expected_pair_advantage`
 and for every G from :func:`simulations.engine.exact_group_moments`, and set beside the measured change.
-Check :func:`check_by2`; artefacts under ``sim-training/``.
+Each change is judged by :mod:`evidence.verdicts`' three-way rule on its 95% interval over seeds against 0, in
+the stated direction (:func:`by2_checks`); the agreement of the two exact routes is an exact check. Seed s is one
+environment for every G. Check :func:`check_by2`; artefacts under ``sim-training/``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,17 @@ from evidence.record import Evidence, RunContext
 from simulations.engine import UpdateRule, exact_group_moments
 from simulations.environments import LogLinearPolicy
 from simulations.plotting import band, color, error_points, finish, new_figure, save_figure
-from simulations.studies.common import TRAINING_FOLDER, StudyContext, curve_summary, fmt_ci
+from simulations.studies.common import (
+    TRAINING_FOLDER,
+    Outcome,
+    StudyContext,
+    check_values,
+    curve_summary,
+    decide_seeds,
+    decision_numbers,
+    decision_reason,
+    fmt_ci,
+)
 from simulations.training import PolicyBatch, SimTrainConfig, TrainCurves, summary, train
 from theory.expectations import expected_pair_advantage
 from theory.statistics import mean_ci
@@ -115,19 +127,16 @@ def check_by2(ctx: RunContext) -> list[Evidence]:
     predicted = {2: np.stack([pair_direction(env) for env in envs]),
                  LARGE_G: np.stack([expected_direction(env, LARGE_G) for env in envs])}
     enumerated_2 = np.stack([expected_direction(env, 2) for env in envs])
-    delta_J = {G: summary(c.final - c.objective[:, 0]) for G, c in curves.items()}
-    delta_W = {G: summary(c.metrics["win_rate"][:, -1] - c.metrics["win_rate"][:, 0]) for G, c in curves.items()}
-    along = {G: summary((moved[G] * np.sign(predicted[G])).mean(axis=1)) for G in predicted}
+    per_seed = {"delta_J": {G: c.final - c.objective[:, 0] for G, c in curves.items()},
+                "delta_W": {G: c.metrics["win_rate"][:, -1] - c.metrics["win_rate"][:, 0] for G, c in curves.items()},
+                "along": {G: (moved[G] * np.sign(predicted[G])).mean(axis=1) for G in predicted}}
+    delta_J = {G: summary(v) for G, v in per_seed["delta_J"].items()}
+    delta_W = {G: summary(v) for G, v in per_seed["delta_W"].items()}
+    along = {G: summary(v) for G, v in per_seed["along"].items()}
     agree = {G: float((np.sign(moved[G]) == np.sign(predicted[G])).mean()) for G in predicted}
     routes_gap = float(np.abs(predicted[2] - enumerated_2).max())
-    checks = {
-        "2-GRPO: mean reward J falls (95% CI of the change below 0)": delta_J[2].high < 0,
-        "2-GRPO: win-rate against the initial policy rises (95% CI above 0)": delta_W[2].low > 0,
-        f"{LARGE_G}-GRPO: mean reward J rises (95% CI above 0)": delta_J[LARGE_G].low > 0,
-        "2-GRPO moves theta along its exact expected direction (win-rate form, CI above 0)": along[2].low > 0,
-        f"{LARGE_G}-GRPO moves theta along its exact expected direction (CI above 0)": along[LARGE_G].low > 0,
-        "exact 2-GRPO direction: win-rate form == enumeration of groups (1e-9)": routes_gap < 1e-9,
-    }
+    outcomes = by2_checks(per_seed, routes_gap)
+    checks = check_values(outcomes)
     table = [f"| {G} | {sizes.B // G} | {fmt_ci(delta_J[G].mean, delta_J[G].half_width, 4)} | "
              f"{fmt_ci(delta_W[G].mean, delta_W[G].half_width, 4)} |" for G in GROUP_SIZES]
     steps = (
@@ -150,16 +159,32 @@ def check_by2(ctx: RunContext) -> list[Evidence]:
                        for G, c in curves.items()}}
     json_path = study.write_json("by2_win_rate.json", data)
     png_path = _plot(study, curves, delta_J, delta_W, sizes)
-    reason = (f"2-GRPO changes J by {fmt_ci(delta_J[2].mean, delta_J[2].half_width, 4)} and the win-rate against the "
-              f"initial policy by {fmt_ci(delta_W[2].mean, delta_W[2].half_width, 4)}; {LARGE_G}-GRPO changes J by "
-              f"{fmt_ci(delta_J[LARGE_G].mean, delta_J[LARGE_G].half_width, 4)} and the win-rate by "
-              f"{fmt_ci(delta_W[LARGE_G].mean, delta_W[LARGE_G].half_width, 4)}. A check passes when the 95% CI "
-              "over seeds excludes 0 in the stated direction.")
+    reason = (f"{LARGE_G}-GRPO changes the win-rate against the initial policy by "
+              f"{fmt_ci(delta_W[LARGE_G].mean, delta_W[LARGE_G].half_width, 4)}. {decision_reason(outcomes)} Rule: "
+              "a check holds when the whole 95% interval over seeds lies on the stated side of 0, fails when the "
+              "whole interval lies on the other side, and is inconclusive otherwise.")
     numbers = {"delta_J": {str(G): v.to_json() for G, v in delta_J.items()},
                "delta_win_rate": {str(G): v.to_json() for G, v in delta_W.items()},
-               "sign_agreement": {str(G): v for G, v in agree.items()}, "routes_gap": routes_gap}
+               "sign_agreement": {str(G): v for G, v in agree.items()}, "routes_gap": routes_gap,
+               "decisions": decision_numbers(outcomes)}
     return [Evidence.from_checks(CLAIM, "simulation", "2-GRPO climbs self-win-rate, large-G GRPO climbs E[r]", checks,
                                  reason=reason, numbers=numbers, steps=steps, artefacts=(json_path, png_path))]
+
+
+def by2_checks(per_seed: dict[str, dict[int, Any]], routes_gap: float) -> dict[str, Outcome]:
+    """BY-2's checks from per-seed changes: ``per_seed["delta_J"][G]`` and ``["delta_W"][G]`` the change of J and of
+    the win-rate over training, ``["along"][G]`` the mean movement of theta along the sign of its exact expected
+    direction (G = 2 and LARGE_G), each judged three-way against 0; ``routes_gap`` the largest gap between the two
+    exact routes to 2-GRPO's expected direction (an exact check, 1e-9)."""
+    dJ, dW, along = per_seed["delta_J"], per_seed["delta_W"], per_seed["along"]
+    return {
+        "2-GRPO: mean reward J falls (change <= 0)": decide_seeds(dJ[2], 0.0, at_least=False),
+        "2-GRPO: win-rate against the initial policy rises (change >= 0)": decide_seeds(dW[2], 0.0),
+        f"{LARGE_G}-GRPO: mean reward J rises (change >= 0)": decide_seeds(dJ[LARGE_G], 0.0),
+        "2-GRPO moves theta along its exact expected direction (win-rate form, >= 0)": decide_seeds(along[2], 0.0),
+        f"{LARGE_G}-GRPO moves theta along its exact expected direction (>= 0)": decide_seeds(along[LARGE_G], 0.0),
+        "exact 2-GRPO direction: win-rate form == enumeration of groups (1e-9)": routes_gap < 1e-9,
+    }
 
 
 def _plot(study: StudyContext, curves: dict[int, TrainCurves], delta_J: dict[int, Any], delta_W: dict[int, Any],

@@ -13,7 +13,11 @@ For each pass-rate distribution of :data:`simulations.environments.PASS_RATE_DIS
 of updates (so the same total rollouts, B x updates) is given to G in {2, 4, 8, 16} and to the adaptive
 allocation; each arm's lr is the best of a sweep on separate tuning seeds, and the best fixed G is also chosen
 on the tuning seeds. Reported: final J per arm with 95% CI, the winner per distribution, and whether the
-adaptive allocation is at least as good as the best fixed G (paired over evaluation seeds). Check
+adaptive allocation is at least as good as the best fixed G: the final J of the adaptive allocation minus that of
+the best fixed G, paired over evaluation seeds (seed s is one environment, the same draw and start policy, for
+every arm; prompts and rollouts are each arm's own), judged by :mod:`evidence.verdicts`' three-way rule against 0
+(:func:`by3_checks`): holds when the whole 95% interval is >= 0, fails when the whole interval is < 0,
+inconclusive when it straddles 0 (a tie stays inconclusive: "at least as good" has no margin here). Check
 :func:`check_by3`; artefacts under ``sim-training/``.
 """
 
@@ -26,10 +30,20 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from evidence.record import Evidence, RunContext
+from evidence.verdicts import Decision
 from simulations.engine import UpdateRule, rule_advantages
 from simulations.environments import PASS_RATE_DISTRIBUTIONS, make_environment
 from simulations.plotting import band, color, error_points, finish, new_figure, save_figure
-from simulations.studies.common import TRAINING_FOLDER, StudyContext, curve_summary, fmt_ci, paired_difference
+from simulations.studies.common import (
+    TRAINING_FOLDER,
+    StudyContext,
+    check_values,
+    curve_summary,
+    decide_seeds,
+    decision_numbers,
+    decision_reason,
+    fmt_ci,
+)
 from simulations.training import PolicyBatch, SimTrainConfig, TrainCurves, check_count, check_lrs, summary, train
 from theory.statistics import mean_ci
 from theory.validation import check_choice, check_nonnegative, check_probability
@@ -227,10 +241,22 @@ def _run_distribution(study: StudyContext, distribution: str, setup: AllocationS
     ranking = sorted(arms, key=lambda a: -finals[a].mean)
     return {"distribution": distribution, "curves": curves, "sweep": sweep, "finals": finals, "best_fixed": best_fixed,
             "winner": ranking[0], "runner_up": ranking[1],
-            "winner_margin": paired_difference(curves[ranking[0]].final, curves[ranking[1]].final),
-            "versus_best_fixed": {a.name: paired_difference(curves[a.name].final, curves[best_fixed].final)
-                                  for a in ALLOCATIONS},
+            "winner_margin": _difference(curves[ranking[0]].final - curves[ranking[1]].final),
+            "versus_best_fixed": {a.name: curves[a.name].final - curves[best_fixed].final for a in ALLOCATIONS},
             "initial_J": float(np.mean([e.objective() for e in eval_envs]))}
+
+
+def _difference(per_seed: np.ndarray) -> dict[str, float]:
+    """Mean of a paired per-seed difference with its 95% t interval: {mean, ci95, low, high}."""
+    mean, half = mean_ci(per_seed)
+    return {"mean": float(mean), "ci95": float(half), "low": float(mean - half), "high": float(mean + half)}
+
+
+def by3_checks(versus_best_fixed: dict[str, Any], adaptive: str = ALLOCATIONS[0].name) -> dict[str, Decision]:
+    """BY-3's checks: ``versus_best_fixed[distribution][best fixed G]`` the per-seed final J of the ``adaptive``
+    allocation minus that of that best fixed G (chosen on tuning seeds), judged three-way against 0."""
+    return {f"{dist}: {adaptive} at least as good as the best fixed G ({best})": decide_seeds(diff, 0.0)
+            for dist, by_best in versus_best_fixed.items() for best, diff in by_best.items()}
 
 
 def check_by3(ctx: RunContext) -> list[Evidence]:
@@ -242,9 +268,8 @@ def check_by3(ctx: RunContext) -> list[Evidence]:
     setup = SIZES[ctx.budget]
     results = [_run_distribution(study, d, setup, i) for i, d in enumerate(PASS_RATE_DISTRIBUTIONS)]
     adaptive = ALLOCATIONS[0].name
-    checks = {f"{r['distribution']}: {adaptive} not worse than the best fixed G ({r['best_fixed']}, chosen on tuning "
-              f"seeds), paired 95% CI of the difference reaches 0": r["versus_best_fixed"][adaptive]["high"] >= 0
-              for r in results}
+    decisions = by3_checks({r["distribution"]: {r["best_fixed"]: r["versus_best_fixed"][adaptive]} for r in results},
+                           adaptive)
     arms = list(results[0]["finals"])
     rows = []
     for r in results:
@@ -268,21 +293,26 @@ def check_by3(ctx: RunContext) -> list[Evidence]:
             "distributions": [{"distribution": r["distribution"], "initial_J": r["initial_J"], "lr_sweep": r["sweep"],
                                "final_J": {a: v.to_json() for a, v in r["finals"].items()}, "winner": r["winner"],
                                "winner_margin": r["winner_margin"], "best_fixed_on_tuning": r["best_fixed"],
-                               "versus_best_fixed": r["versus_best_fixed"],
+                               "versus_best_fixed": {a: _difference(d) for a, d in r["versus_best_fixed"].items()},
+                               "per_seed_versus_best_fixed": r["versus_best_fixed"],
                                "curves": {a: curve_summary(c.objective) for a, c in r["curves"].items()}}
                               for r in results]}
     json_path = study.write_json("by3_allocation.json", data)
     png_path = _plot(study, results, setup)
+    other = ALLOCATIONS[1].name
     versus = "; ".join(f"{r['distribution']} {fmt_ci(d['mean'], d['ci95'])}"
-                       for r in results for d in [r["versus_best_fixed"][adaptive]])
+                       for r in results for d in [_difference(r["versus_best_fixed"][other])])
     reason = ("Winners (highest mean final J): " + "; ".join(f"{r['distribution']}: {r['winner']}" for r in results)
-              + f". {adaptive} minus the best fixed G: {versus}. A check passes when the paired 95% CI of that "
-              "difference reaches 0 or above (not significantly worse).")
+              + f". {adaptive} minus the best fixed G, paired over seeds: {decision_reason(decisions)} {other} minus "
+              f"the best fixed G (reported, not judged): {versus}. Rule: a check holds when the whole 95% interval of "
+              "the difference is >= 0, fails when it is wholly below 0, and is inconclusive otherwise.")
     numbers = {r["distribution"]: {"winner": r["winner"], "best_fixed_on_tuning": r["best_fixed"],
-                                   "versus_best_fixed": r["versus_best_fixed"],
+                                   "versus_best_fixed": {a: _difference(d) for a, d in r["versus_best_fixed"].items()},
                                    "final_J": {a: v.to_json() for a, v in r["finals"].items()}} for r in results}
-    return [Evidence.from_checks(CLAIM, "simulation", "compute-optimal group size at a fixed rollout budget", checks,
-                                 reason=reason, numbers=numbers, steps=steps, artefacts=(json_path, png_path))]
+    numbers["decisions"] = decision_numbers(decisions)
+    return [Evidence.from_checks(CLAIM, "simulation", "compute-optimal group size at a fixed rollout budget",
+                                 check_values(decisions), reason=reason, numbers=numbers, steps=steps,
+                                 artefacts=(json_path, png_path))]
 
 
 def _plot(study: StudyContext, results: list[dict[str, Any]], setup: AllocationSizes) -> str:

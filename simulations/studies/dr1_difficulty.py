@@ -13,7 +13,15 @@ is recorded at every update, pooled in bins of the current p (sums of P <g_q, gr
 pooled the same way. Arms: GRPO (G = 16), Dr. GRPO (G = 16), 2-GRPO; each lr divided by the arm's mean
 lambda over the initial prompts, so the arms move at the same average speed and only the weighting differs.
 "Learned first": updates until a prompt's log-odds of passing rose by 1, against its initial pass rate.
-Check :func:`check_dr1`; artefacts under ``sim-training/``.
+
+Judged (:func:`dr1_checks`, :mod:`evidence.verdicts`' three-way rule on 95% intervals over seeds): GRPO G=16's
+ratio of pooled weights, extreme p over middle p, exceeds 1 (DR: std normalisation up-weights extreme
+prompts; 1 = no re-weighting); Dr. GRPO's and 2-GRPO's ratios are flat, inside ``FLAT_BAND`` (the whole
+interval inside the band holds, a whole interval beyond either end fails);
+GRPO reaches extreme prompts relatively sooner (Spearman correlation > 0). The per-bin agreement of the
+measured weights with lambda_G(p) is a Monte Carlo-against-exact test (no bin rejects at Bonferroni 95%),
+kept as it was. The arms share seeds: seed s is one environment for every arm, and every update takes one
+group of every prompt. Check :func:`check_dr1`; artefacts under ``sim-training/``.
 """
 
 from __future__ import annotations
@@ -28,10 +36,21 @@ from scipy.stats import t as student_t
 from tqdm.auto import tqdm
 
 from evidence.record import Evidence, RunContext
+from evidence.verdicts import Decision
 from simulations.engine import UpdateRule
 from simulations.environments import make_environment
 from simulations.plotting import band, color, error_points, finish, new_figure, save_figure
-from simulations.studies.common import TRAINING_FOLDER, StudyContext, fmt_ci
+from simulations.studies.common import (
+    TRAINING_FOLDER,
+    Outcome,
+    StudyContext,
+    all_of,
+    check_values,
+    decide_seeds,
+    decision_numbers,
+    decision_reason,
+    fmt_ci,
+)
 from simulations.training import PolicyBatch, check_count, group_update, sample_outcomes, summary
 from theory.expectations import gradient_scale
 from theory.statistics import mean_ci
@@ -44,6 +63,11 @@ ARMS = (("GRPO G=16", 16, UpdateRule("grpo")), ("Dr. GRPO G=16", 16, UpdateRule(
         ("2-GRPO", 2, UpdateRule("grpo")))
 BINS = np.array([0.0, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 1.0])
 EXTREME, MIDDLE = (0.1, 0.9), (0.35, 0.65)
+FLAT_BAND = (0.8, 1.2)
+"""A flat weighting: the ratio extreme / middle within this band around 1 (our margin, not a paper's: GRPO G=16's
+lambda_16 gives about 1.6 on these bins, so the band separates flat from DR's re-weighting)."""
+FLAT_ARMS = ("Dr. GRPO G=16", "2-GRPO")
+"""The arms whose weighting theory says is flat (lambda_G constant in p)."""
 
 
 @dataclass(frozen=True)
@@ -140,25 +164,16 @@ def check_dr1(ctx: RunContext) -> list[Evidence]:
                 "middle": region_weight(current, rec["signal"], rec["norm"], "middle"),
                 "time": time_to_learn(rec["p"])}
         records[name] = rec
-    ratio = {name: summary(r["extreme"] / r["middle"]) for name, r in records.items()}
+    ratios = {name: r["extreme"] / r["middle"] for name, r in records.items()}
+    ratio = {name: summary(v) for name, v in ratios.items()}
     agreement = {name: _agreement(r["measured"], r["predicted"]) for name, r in records.items()}
     grpo, dr = records["GRPO G=16"], records["Dr. GRPO G=16"]
     distance = np.abs(p0 - 0.5)
     rho = np.array([spearmanr(distance[s], np.log(dr["time"][s] / grpo["time"][s]), nan_policy="omit")[0]
                     for s in range(sizes.seeds)])
     rho_summary = summary(rho)
-    checks = {
-        "GRPO G=16 up-weights extreme prompts: weight(p<0.1 or >0.9) / weight(0.35..0.65) CI above 1":
-            ratio["GRPO G=16"].low > 1,
-        "Dr. GRPO weights are flat: that ratio's CI contains 1":
-            ratio["Dr. GRPO G=16"].low <= 1 <= ratio["Dr. GRPO G=16"].high,
-        "2-GRPO weights are flat: that ratio's CI contains 1": ratio["2-GRPO"].low <= 1 <= ratio["2-GRPO"].high,
-        "measured weights match lambda_G(p) of theory.expectations in every bin (Bonferroni 95%)":
-            all(a["all_within"] for a in agreement.values()),
-        "GRPO learns extreme prompts relatively earlier than Dr. GRPO "
-        "(Spearman of |p0 - 1/2| vs time ratio, CI above 0)":
-            rho_summary.low > 0,
-    }
+    outcomes = dr1_checks(ratios, {name: a["all_within"] for name, a in agreement.items()}, rho)
+    checks = check_values(outcomes)
     rows = [f"| {name} | {r['lr']:.3g} | {fmt_ci(np.nanmean(r['extreme']), summary(r['extreme']).half_width, 2)} | "
             f"{fmt_ci(np.nanmean(r['middle']), summary(r['middle']).half_width, 2)} | "
             f"{fmt_ci(ratio[name].mean, ratio[name].half_width, 2)} | {agreement[name]['max_z']:.2f} |"
@@ -185,10 +200,41 @@ def check_dr1(ctx: RunContext) -> list[Evidence]:
     reason = (f"Implied weight ratio extreme / middle p: GRPO G=16 {shown['GRPO G=16']}, Dr. GRPO "
               f"{shown['Dr. GRPO G=16']}, 2-GRPO {shown['2-GRPO']} (95% CI over seeds). Agreement with "
               "lambda_G(p): every bin's |measured - predicted| within the Bonferroni-corrected 95% t bound.")
+    decisions = outcomes | {f"{arm}: ratio {'>=' if i == 0 else '<='} {bound:g}": d for arm in FLAT_ARMS
+                            for i, (d, bound) in enumerate(zip(flat_band(ratios[arm]), FLAT_BAND, strict=True))}
     numbers = {"ratio_extreme_middle": {k: v.to_json() for k, v in ratio.items()},
-               "max_abs_z": {k: v["max_z"] for k, v in agreement.items()}, "spearman": rho_summary.to_json()}
+               "max_abs_z": {k: v["max_z"] for k, v in agreement.items()}, "spearman": rho_summary.to_json(),
+               "decisions": decision_numbers(decisions)}
+    reason += (f" {decision_reason(decisions)} Rule: a check holds when the whole 95% interval over seeds meets its "
+               f"bound (flat: inside {FLAT_BAND[0]:g} .. {FLAT_BAND[1]:g}), fails when the whole interval misses it, "
+               "and is inconclusive otherwise.")
     return [Evidence.from_checks(CLAIM, "simulation", "prompt weights of std normalisation, measured in training",
                                  checks, reason=reason, numbers=numbers, steps=steps, artefacts=(json_path, png_path))]
+
+
+def flat_band(ratios: Any) -> tuple[Decision, Decision]:
+    """The two halves of "flat": the per-seed ratios' mean >= FLAT_BAND[0] and <= FLAT_BAND[1], each three-way."""
+    return decide_seeds(ratios, FLAT_BAND[0]), decide_seeds(ratios, FLAT_BAND[1], at_least=False)
+
+
+def dr1_checks(ratios: dict[str, Any], agreement: dict[str, bool], spearman: Any) -> dict[str, Outcome | None]:
+    """DR-1's checks from per-seed numbers: ``ratios[arm]`` the implied weight ratio extreme / middle p per seed
+    (arms "GRPO G=16" and :data:`FLAT_ARMS`), ``agreement[arm]`` whether every bin of the measured weights agreed
+    with lambda_G(p), ``spearman`` the per-seed Spearman correlation of |p_0 - 1/2| with log(time Dr. GRPO / time
+    GRPO). Ratios and correlations are judged three-way on their 95% intervals (NaN seeds left out); "flat" is both
+    halves of :func:`flat_band` (fails if either fails, undecided if either is)."""
+    outcomes: dict[str, Outcome | None] = {
+        "GRPO G=16 up-weights extreme prompts: weight(p<0.1 or >0.9) / weight(0.35..0.65) > 1":
+            decide_seeds(ratios["GRPO G=16"], 1.0),
+    }
+    for arm in FLAT_ARMS:
+        outcomes[f"{arm} weights are flat: that ratio within {FLAT_BAND[0]:g} .. {FLAT_BAND[1]:g}"] = all_of(
+            flat_band(ratios[arm]))
+    outcomes["measured weights match lambda_G(p) of theory.expectations in every bin (Bonferroni 95%)"] = all(
+        agreement.values())
+    outcomes["GRPO learns extreme prompts relatively earlier than Dr. GRPO (Spearman of |p0 - 1/2| vs time ratio "
+             "> 0)"] = decide_seeds(spearman, 0.0)
+    return outcomes
 
 
 def _agreement(measured: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:

@@ -6,8 +6,11 @@ raise J = E[r] by gamma, in gradient-flow units lr x steps, against Var on log-l
 on the tabular softmax and on the autoregressive policy (RZ's setting), and the sampled estimators GRPO,
 Dr. GRPO and GRPOVI on the tabular softmax. The slope of log time on log Var is fitted per seed (mean and 95% CI
 over seeds) and set beside RZ 2025's Omega(Var^(-1/3)), i.e. slope <= -1/3. The tabular bound
-||grad E[r | q]|| <= std(r | q) (per prompt, logits theta[q]) is checked at every policy visited. Check
-:func:`check_rz1`; artefacts under ``sim-training/``.
+||grad E[r | q]|| <= std(r | q) (per prompt, logits theta[q]) is checked at every policy visited (an exact
+inequality). Slopes are judged by :mod:`evidence.verdicts`' three-way rule on their 95% interval over seeds
+(:func:`rz1_checks`): "time grows as Var falls" holds when the whole interval is <= 0, and "slope <= -1/3" when
+the whole interval is <= -1/3; each fails when the whole interval is above its bound. Check :func:`check_rz1`;
+artefacts under ``sim-training/``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,16 @@ from evidence.record import Evidence, RunContext
 from simulations.engine import UpdateRule
 from simulations.environments import make_environment
 from simulations.plotting import color, error_points, finish, new_figure, save_figure
-from simulations.studies.common import TRAINING_FOLDER, StudyContext, fmt_ci
+from simulations.studies.common import (
+    TRAINING_FOLDER,
+    Outcome,
+    StudyContext,
+    check_values,
+    decide_seeds,
+    decision_numbers,
+    decision_reason,
+    fmt_ci,
+)
 from simulations.training import PolicyBatch, SimTrainConfig, TrainCurves, mean_ci, summary, time_to_gain, train
 
 CLAIM = "RZ-1"
@@ -34,6 +46,9 @@ ESTIMATORS = ("grpo", "grpovi", "dr_grpo")
 """The sampled estimators timed on the tabular softmax."""
 RZ_SLOPE = -1.0 / 3.0
 """RZ 2025: time = Omega(Var^(-1/3)), a slope of log time on log Var of at most -1/3."""
+JUDGED_RUNS = ("exact gradient, tabular", "exact gradient, autoregressive")
+"""The runs whose slopes are judged: exact gradient ascent on E[r], RZ's setting. Sampled GRPO and GRPOVI normalise
+by the group std and are not the gradient of E[r]; their slopes are reported, not judged."""
 
 
 @dataclass(frozen=True)
@@ -125,13 +140,21 @@ def _run_rz1(study: StudyContext, rz: RZ1Sizes) -> dict[str, Any]:
     return {"fits": fits, "gradient_ratio": gradient_ratio}
 
 
+def rz1_checks(gradient_ratio: float, slopes: dict[str, Any]) -> dict[str, Outcome]:
+    """RZ-1's checks: the largest ||grad E[r|q]|| / std(r|q) seen (``gradient_ratio``, exact bound 1) and, for each
+    run of :data:`JUDGED_RUNS`, the per-seed slopes of log time on log Var (NaN: too few levels reached, left
+    out), judged three-way against 0 and against -1/3 (both "at most")."""
+    checks: dict[str, Outcome] = {
+        "tabular: ||grad E[r|q]|| <= std(r|q) at every policy visited": gradient_ratio <= 1.0 + 1e-9}
+    for name in JUDGED_RUNS:
+        checks[f"{name}: time grows as Var falls (slope <= 0)"] = decide_seeds(slopes[name], 0.0, at_least=False)
+        checks[f"{name}: slope <= -1/3, as Omega(Var^-1/3)"] = decide_seeds(slopes[name], RZ_SLOPE, at_least=False)
+    return checks
+
+
 def _rz1_evidence(study: StudyContext, result: dict[str, Any], rz: RZ1Sizes) -> Evidence:
     fits = result["fits"]
-    checks = {"tabular: ||grad E[r|q]|| <= std(r|q) at every policy visited": result["gradient_ratio"] <= 1.0 + 1e-9}
-    for name in ("exact gradient, tabular", "exact gradient, autoregressive"):
-        s = fits[name]["slope"]
-        checks[f"{name}: time grows as Var falls (slope CI below 0)"] = s.n >= 2 and s.high < 0
-        checks[f"{name}: slope consistent with Omega(Var^-1/3) (CI lower end <= -1/3)"] = s.n >= 2 and s.low <= RZ_SLOPE
+    outcomes = rz1_checks(result["gradient_ratio"], {name: fits[name]["slopes"] for name in JUDGED_RUNS})
     rows = [f"| {name} | {f['lr']:g} | {fmt_ci(f['slope'].mean, f['slope'].half_width, 2)} ({f['slope'].n} seeds) | "
             f"{f['pooled_slope']:.2f} | {f['censored']}/{f['runs']} |" for name, f in fits.items()]
     steps = (
@@ -153,15 +176,19 @@ def _rz1_evidence(study: StudyContext, result: dict[str, Any], rz: RZ1Sizes) -> 
                         "lr": f["lr"]} for name, f in fits.items()}})
     png_path = _plot_rz1(study, fits, rz)
     numbers = {name: {"slope": f["slope"].to_json(), "pooled_slope": f["pooled_slope"], "censored": f["censored"]}
-               for name, f in fits.items()} | {"gradient_ratio_max": result["gradient_ratio"], "rz_slope": RZ_SLOPE}
+               for name, f in fits.items()} | {"gradient_ratio_max": result["gradient_ratio"], "rz_slope": RZ_SLOPE,
+                                               "decisions": decision_numbers(outcomes)}
     exact = fits["exact gradient, autoregressive"]["slope"]
     tab = fits["exact gradient, tabular"]["slope"]
     reason = (f"Fitted slope of log time on log Var: autoregressive {fmt_ci(exact.mean, exact.half_width, 2)}, "
-              f"tabular {fmt_ci(tab.mean, tab.half_width, 2)} (RZ: time = Omega(Var^-1/3), i.e. slope <= -1/3; a slope "
-              "whose CI lies wholly above -1/3 would contradict it). Sampled GRPO / GRPOVI normalise by the group std "
-              "and are not the gradient of E[r]; their slopes are reported, not judged.")
+              f"tabular {fmt_ci(tab.mean, tab.half_width, 2)} (RZ: time = Omega(Var^-1/3), i.e. slope <= -1/3). "
+              f"{decision_reason(outcomes)} Rule: a slope check holds when the whole 95% interval over seeds is at "
+              "most its bound, fails when the whole interval is above it, and is inconclusive otherwise. Sampled "
+              "GRPO / GRPOVI normalise by the group std and are not the gradient of E[r]; their slopes are reported, "
+              "not judged.")
     return Evidence.from_checks(CLAIM, "simulation", "time to raise E[r] against the initial reward variance",
-                                checks, reason=reason, numbers=numbers, steps=steps, artefacts=(json_path, png_path))
+                                check_values(outcomes), reason=reason, numbers=numbers, steps=steps,
+                                artefacts=(json_path, png_path))
 
 
 def _plot_rz1(study: StudyContext, fits: dict[str, Any], rz: RZ1Sizes) -> str:

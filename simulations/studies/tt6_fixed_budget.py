@@ -10,7 +10,14 @@ i.i.d. rollouts) is set against the exact decomposition
     tr Cov g_B = (G/B) Var_q(mu_q) + (1/B) E_q tr Var(A_1 s_1 | q) + ((G-1)/B) E_q tr Cov(A_1 s_1, A_2 s_2 | q):
 
 the first and last terms are what i.i.d. rollouts would not have (prompts shared by G rollouts, and
-advantages coupled through the group's baseline). Check :func:`check_tt6`; artefacts under ``sim-gradients/``.
+advantages coupled through the group's baseline).
+
+Judged (:func:`tt6_checks`): per environment, the paper's i.i.d. formula, measured / (Var(g_1)/B) inside
+1 +- IID_TOLERANCE at every G, B and distribution, decided by the exact value where it exists and otherwise by
+:mod:`evidence.verdicts`' three-way rule on the Monte Carlo estimate's 95% jackknife interval (both ends of the
+band must hold: the whole interval inside holds, a whole interval beyond either end fails); and the 1/B scaling
+at fixed G (B tr Cov g equal at B = 64 and 512 within 4 SE: an agreement test between two Monte Carlo
+estimates, not an interval against a threshold). Check :func:`check_tt6`; artefacts under ``sim-gradients/``.
 """
 
 from __future__ import annotations
@@ -34,7 +41,18 @@ from simulations.engine import (
 )
 from simulations.environments import PASS_RATE_DISTRIBUTIONS, STUDY_ENVIRONMENTS, Environment, make_environment
 from simulations.plotting import band, color, finish, log2_axis, new_figure, save_figure
-from simulations.studies.common import GRADIENTS_FOLDER, StudyContext, claim_checks, rows_of, validity_numbers
+from simulations.studies.common import (
+    GRADIENTS_FOLDER,
+    Outcome,
+    StudyContext,
+    all_of,
+    claim_checks,
+    decide_draws,
+    decision_numbers,
+    decision_reason,
+    rows_of,
+    validity_numbers,
+)
 
 CLAIM = "TT-6"
 GROUP_SIZES = (2, 4, 8, 16, 32)
@@ -45,6 +63,10 @@ EXACT_OUTCOMES = 8
 """Environments with at most this many outcomes per prompt get the exact twin (enumeration)."""
 IID_TOLERANCE = 0.10
 """The paper's Var(g)/B is taken to hold where measured / predicted lies within 1 +- IID_TOLERANCE."""
+REASON_LIMIT = 8
+"""At most this many open (failed or undecided) Monte Carlo Decisions are spelled out in the reason."""
+MC_DECISIONS = "decisions (Monte Carlo, n = batches)"
+"""Key of the report numbers that hold the three-way Decisions of the settings without an exact twin."""
 STUDY_KEY = 6
 """Seed stream: the batches of setting (i, j, B) are drawn from ``[ctx.seed, STUDY_KEY, i, j, B]``; the prompt
 pools from ``ctx.seed``."""
@@ -117,11 +139,11 @@ def check_tt6(ctx: RunContext) -> list[Evidence]:
                 mc = simulate_update_statistics(env, G, Q, RULE, trials=trials, seed=[study.seed, study.key, i, j, B])
                 exact: UpdateStatistics | None = exact_update_statistics(env, Q, moments, RULE) if moments else None
                 rows.append({"environment": env_name, "distribution": dist, "B": B, "G": G, "Q": Q,
-                             "prompts": env.num_prompts, "mc": mc.to_json(),
+                             "prompts": env.num_prompts, "trials": trials, "mc": mc.to_json(),
                              "exact": exact.to_json() if exact else None, "exact_cosine": exact_cosine(env, G)})
                 bar.update()
     bar.close()
-    claim, validity, summary = _checks(rows)
+    claim, validity, summary, parts = tt6_checks(rows)
     checks = claim_checks(claim, validity)
     statements = _statements(rows, distributions)
     json_path = study.write_json("tt6_fixed_budget.json",
@@ -143,19 +165,39 @@ def check_tt6(ctx: RunContext) -> list[Evidence]:
         *statements,
     )
     numbers = {"trials": trials, **{f"pool {k}": v for k, v in pools.items()}, **summary}
+    reason = ("Settings with an exact twin are decided by the exact value; the others by the 95% jackknife interval "
+              "of the Monte Carlo estimate (three-way). "
+              + decision_reason(parts, "batches", open_only=True, limit=REASON_LIMIT))
     return [Evidence.from_checks(
         CLAIM, "simulation", "Update variance, SNR and cosine at a fixed rollout budget B = Q G", checks,
-        numbers=numbers, steps=steps, artefacts=(json_path, *(study.rel(f.name) for f in figures)),
+        reason=reason, numbers=numbers, steps=steps, artefacts=(json_path, *(study.rel(f.name) for f in figures)),
     )]
 
 
-def _checks(rows: list[dict[str, Any]]) -> tuple[dict[str, bool], dict[str, bool], dict[str, Any]]:
-    """(claim checks, validity checks, summary numbers)."""
-    checks: dict[str, bool] = {}
+def iid_band(row: dict[str, Any]) -> tuple[Outcome, Outcome]:
+    """The paper's i.i.d. formula on one setting, as the two ends of the band 1 +- IID_TOLERANCE for
+    measured / (Var(g_1)/B): exact inequalities where the exact value exists, else three-way Decisions on the Monte
+    Carlo estimate's interval (``row["trials"]`` batches)."""
+    low, high = 1 - IID_TOLERANCE, 1 + IID_TOLERANCE
+    if row["exact"]:
+        value = _value(row["exact"], "iid_ratio")
+        return value >= low, value <= high
+    estimate, trials = row["mc"]["iid_ratio"], row["trials"]
+    return (decide_draws(estimate, low, draws=trials), decide_draws(estimate, high, draws=trials, at_least=False))
+
+
+def tt6_checks(rows: list[dict[str, Any]]) -> tuple[dict[str, bool | None], dict[str, bool], dict[str, Any],
+                                                     dict[str, Outcome]]:
+    """(claim checks, validity checks, summary numbers, parts) from the rows of the study: each row one
+    (environment, distribution, B, G) with Monte Carlo statistics ``mc`` ({value, se, ci95} per statistic, from
+    ``trials`` batches) and ``exact`` ones (or None). ``parts``: both ends of :func:`iid_band` for every setting,
+    of which each i.i.d. check is :func:`all_of`; summary numbers include every Monte Carlo Decision."""
+    checks: dict[str, bool | None] = {}
+    decisions: dict[str, Any] = {}
     validity: dict[str, bool] = {}
     summary: dict[str, Any] = {}
     ratios = []
-    for env_name in STUDY_ENVIRONMENTS:
+    for env_name in dict.fromkeys(r["environment"] for r in rows):  # in order of appearance
         mine = [r for r in rows if r["environment"] == env_name]
         exact_rows = [r for r in mine if r["exact"]]
         if exact_rows:
@@ -171,23 +213,23 @@ def _checks(rows: list[dict[str, Any]]) -> tuple[dict[str, bool], dict[str, bool
             scaled.append(abs(a - b) / se)
         checks[f"{env_name}: at fixed G, B tr Cov g is the same at B = 64 and 512 (within 4 SE): variance ~ 1/B"] = (
             max(scaled) <= 4)
-        iid = []
-        for r in mine:
-            src = r["exact"] or r["mc"]
-            ratio, hw = _value(src, "iid_ratio"), src["iid_ratio"]["ci95"] or 0.0
-            iid.append((ratio, hw))
-            ratios.append(ratio)
+        iid = [_value(r["exact"] or r["mc"], "iid_ratio") for r in mine]
+        ratios += iid
+        bands = {f"{env_name}/{r['distribution']}/B={r['B']}/G={r['G']}": iid_band(r) for r in mine}
         checks[f"{env_name}: tr Cov g_B = Var(g_1)/B within {IID_TOLERANCE:.0%} at every G, B and distribution "
-               "(the paper's i.i.d. formula)"] = all(abs(v - 1) <= IID_TOLERANCE + hw for v, hw in iid)
-        summary[f"{env_name}: measured / (Var(g_1)/B) range"] = [round(min(v for v, _ in iid), 3),
-                                                                 round(max(v for v, _ in iid), 3)]
+               "(the paper's i.i.d. formula)"] = all_of(part for band in bands.values() for part in band)
+        decisions |= {f"{name}: measured / (Var(g_1)/B) {side}": part for name, band in bands.items()
+                      for side, part in zip((f">= {1 - IID_TOLERANCE:g}", f"<= {1 + IID_TOLERANCE:g}"), band,
+                                            strict=True)}
+        summary[f"{env_name}: measured / (Var(g_1)/B) range"] = [round(min(iid), 3), round(max(iid), 3)]
         between = [r["exact"]["decomposition"]["between"] / _value(r["exact"], "trace_cov")
                    for r in exact_rows if r["B"] == 512]
         if between:
             summary[f"{env_name}: between-prompt share of tr Cov at B=512, G=2 .. 32"] = [
                 round(min(between), 3), round(max(between), 3)]
     summary["iid_ratio_min"], summary["iid_ratio_max"] = round(min(ratios), 3), round(max(ratios), 3)
-    return checks, validity, summary | validity_numbers(validity)
+    summary[MC_DECISIONS] = decision_numbers(decisions, unit="batches")
+    return checks, validity, summary | validity_numbers(validity), decisions
 
 
 def _statements(rows: list[dict[str, Any]], distributions: tuple[str, ...]) -> list[str]:

@@ -4,9 +4,13 @@ TT (Table 1, v3): 2-GRPO (B/2 prompts x 2 rollouts, 8x the lr) vs 16-GRPO (B/16 
 over the same prompts: 97.6% of 16-GRPO's score with 12.5% of the rollouts; 2-GRPO+RS (silent groups
 replaced by fresh prompts' groups, budget capped at 16-GRPO's) 101.1%.
 
-Here, two environments with binary rewards and pass rates spread uniformly on (0, 1), each seed its own
-random environment shared by every arm (paired seeds): a softmax bandit of P prompts, and a log-linear
-policy whose one theta is shared by every prompt (updates on one prompt move the others, as in an LLM).
+Here, two environments with binary rewards and pass rates spread uniformly on (0, 1): a softmax bandit of P
+prompts, and a log-linear policy whose one theta is shared by every prompt (updates on one prompt move the
+others, as in an LLM). The design is paired: evaluation seed s is one random environment (the same draw, the
+same start policy) for every arm, and every arm visits the prompts in the same order (one ``order_seed`` for
+all arms: each epoch the same permutation of the P prompts, cut into mini-batches of the arm's Q); only the
+rollouts, which depend on G and on the policy, differ between arms (and 2-GRPO+RS's refills, fresh prompts drawn
+with its rollouts).
 Arms, G in {2, 4, 8, 16} with Q = B/G:
 
 - TT's learning-rate scaling, lr_G = lr_per_prompt x Q (2-GRPO: 8x the prompts and 8x the lr of 16-GRPO);
@@ -18,8 +22,11 @@ Arms, G in {2, 4, 8, 16} with Q = B/G:
 
 Every arm makes ``epochs`` passes over the P prompts (``epochs`` x P / Q updates). The ratio table is TT's:
 final J of each arm as a % of 16-GRPO's, rollouts %, simulated compute % (:class:`ComputeModel`), and the
-improvement ratio (J_arm - J_0) / (J_16 - J_0), each ratio of seed means with a paired bootstrap 95% CI.
-TT's numbers are :mod:`theory.paper`'s. Check :func:`check_tt9`; artefacts under ``sim-training/``.
+improvement ratio (J_arm - J_0) / (J_16 - J_0), each ratio of seed means with its paired Fieller 95% interval
+(:func:`theory.statistics.fieller_ratio`). The verdict is :mod:`evidence.verdicts`' rule against TT's numbers
+(:mod:`theory.paper`): a ratio holds when its whole interval reaches the paper's number, fails when the whole
+interval falls short, and is inconclusive otherwise, with the seeds that would decide it
+(:func:`tt9_checks`). Check :func:`check_tt9`; artefacts under ``sim-training/``.
 """
 
 from __future__ import annotations
@@ -30,10 +37,19 @@ from typing import Any
 import numpy as np
 
 from evidence.record import Evidence, RunContext
+from evidence.verdicts import Decision, decide_ratio
 from simulations.environments import make_environment
 from simulations.plotting import band, color, error_points, finish, new_figure, save_figure
-from simulations.studies.common import TRAINING_FOLDER, StudyContext, curve_summary, fmt_ci
-from simulations.training import ComputeModel, PolicyBatch, SimTrainConfig, TrainCurves, ratio_interval, train
+from simulations.studies.common import (
+    TRAINING_FOLDER,
+    StudyContext,
+    check_values,
+    curve_summary,
+    decision_numbers,
+    decision_reason,
+    fmt_ci,
+)
+from simulations.training import ComputeModel, PolicyBatch, SimTrainConfig, TrainCurves, train
 from theory.paper import (
     TT9_IMPROVEMENT_RATIO,
     TT9_ROLLOUT_RATIO,
@@ -41,7 +57,7 @@ from theory.paper import (
     TT9_SCORE_RATIO,
     TT9_WALLCLOCK_RATIO,
 )
-from theory.statistics import mean_ci
+from theory.statistics import fieller_ratio, mean_ci
 
 CLAIM = "TT-9"
 STUDY_KEY = 0
@@ -108,15 +124,17 @@ def _environments(setting: TT9Setting, seeds: list[int]) -> list:
                              num_features=max(setting.features, 1), seed=s) for s in seeds]
 
 
-def _ratios(arm: TrainCurves, ref: TrainCurves, start: np.ndarray, B: int, cost: ComputeModel,
-            rng: np.random.Generator) -> dict[str, Any]:
-    score = ratio_interval(arm.final, ref.final, rng)
-    improvement = ratio_interval(arm.final - start, ref.final - start, rng)
+def _fieller(numerator: np.ndarray, denominator: np.ndarray) -> dict[str, float | None]:
+    value, low, high = fieller_ratio(numerator, denominator, paired=True)
+    return {"value": value, "low": low, "high": high}
+
+
+def _ratios(arm: TrainCurves, ref: TrainCurves, start: np.ndarray, B: int, cost: ComputeModel) -> dict[str, Any]:
     final_mean, final_half = mean_ci(arm.final)
     return {
         "final_J": {"mean": float(final_mean), "ci95": float(final_half)},
-        "score_ratio": dict(zip(("low", "value", "high"), score, strict=True)),
-        "improvement_ratio": dict(zip(("low", "value", "high"), improvement, strict=True)),
+        "score_ratio": _fieller(arm.final, ref.final),
+        "improvement_ratio": _fieller(arm.final - start, ref.final - start),
         "rollouts_ratio": float(arm.rollouts[:, -1].mean() / ref.rollouts[:, -1].mean()),
         "compute_ratio": float(cost.cost(arm, B)[:, -1].mean() / cost.cost(ref, B)[:, -1].mean()),
         "updates_ratio": float(arm.updates[:, -1].mean() / ref.updates[:, -1].mean()),
@@ -144,6 +162,7 @@ def run_setting(study: StudyContext, setting: TT9Setting, sizes: TT9Sizes, index
     tune_envs = _environments(setting, study.seeds(10 * index + 1, sizes.tuning_seeds)) if setting.tuned else []
     J0 = np.array([env.objective() for env in eval_envs])
     train_seeds = study.seeds(10 * index + 2, 3 * len(GROUP_SIZES) + 1)
+    eval_order, tune_order = study.seeds(10 * index + 3, 2)  # one prompt order for every arm (paired design)
     scaled: dict[str, TrainCurves] = {}
     tuned: dict[str, TrainCurves] = {}
     sweep: dict[int, dict[str, Any]] = {}
@@ -152,49 +171,65 @@ def run_setting(study: StudyContext, setting: TT9Setting, sizes: TT9Sizes, index
         config = arm_config(G, setting)
         lr = setting.lr_per_prompt * config.prompts_per_step
         scaled[config.name] = train(PolicyBatch.stack(eval_envs), config, lr, train_seeds[3 * i],
-                                    progress=study.progress)
+                                    order_seed=eval_order, progress=study.progress)
         if not setting.tuned:
             continue
         curves = train(PolicyBatch.stack(tune_envs * len(mults)), config, lr * np.repeat(mults, len(tune_envs)),
-                       train_seeds[3 * i + 1], progress=study.progress)
+                       train_seeds[3 * i + 1], order_seed=tune_order, progress=study.progress)
         mean, half = mean_ci(curves.final.reshape(len(mults), len(tune_envs)), axis=1)
         best = int(np.argmax(mean))
         sweep[G] = {"multipliers": mults.tolist(), "lr": (lr * mults).tolist(), "tuning_final_J": mean.tolist(),
                     "ci95": half.tolist(), "chosen_multiplier": float(mults[best]),
                     "chosen_lr": float(lr * mults[best]), "at_grid_edge": best in (0, len(mults) - 1)}
         tuned[config.name] = train(PolicyBatch.stack(eval_envs), config, lr * mults[best], train_seeds[3 * i + 2],
-                                   progress=study.progress)
+                                   order_seed=eval_order, progress=study.progress)
     rs = arm_config(2, setting, resample=True)
     scaled[rs.name] = train(PolicyBatch.stack(eval_envs), rs, setting.lr_per_prompt * rs.prompts_per_step,
-                            train_seeds[-1], progress=study.progress)
-    rng = np.random.default_rng(study.seeds(10 * index + 3, 1)[0])
-    table = {"TT lr scaling": {name: _ratios(c, scaled["16-GRPO"], J0, setting.B, cost, rng)
-                               for name, c in scaled.items()}}
+                            train_seeds[-1], order_seed=eval_order, progress=study.progress)
+    table = {"TT lr scaling": {name: _ratios(c, scaled["16-GRPO"], J0, setting.B, cost) for name, c in scaled.items()}}
     if tuned:
-        table["own tuned lr"] = {name: _ratios(c, tuned["16-GRPO"], J0, setting.B, cost, rng)
-                                 for name, c in tuned.items()}
+        table["own tuned lr"] = {name: _ratios(c, tuned["16-GRPO"], J0, setting.B, cost) for name, c in tuned.items()}
     return SettingResult(setting, J0, scaled, tuned, sweep, table, int(rs.rollout_cap or 0))
 
 
-def _checks(result: SettingResult) -> dict[str, bool]:
-    kind = result.setting.kind
-    groups = [("TT lr", result.table["TT lr scaling"]["2-GRPO"])]
-    if "own tuned lr" in result.table:
-        groups.append(("own tuned lr", result.table["own tuned lr"]["2-GRPO"]))
-    checks = {}
-    for lr_name, two in groups:
-        checks[f"{kind}: 2-GRPO score ratio ({lr_name}) CI reaches {TT9_SCORE_RATIO:.1%}"] = (
-            two["score_ratio"]["high"] >= TT9_SCORE_RATIO)
-        checks[f"{kind}: 2-GRPO improvement ratio ({lr_name}) CI reaches {TT9_IMPROVEMENT_RATIO:.0%}"] = (
-            two["improvement_ratio"]["high"] >= TT9_IMPROVEMENT_RATIO)
-    two_rs = result.table["TT lr scaling"]["2-GRPO+RS"]
-    checks[f"{kind}: 2-GRPO+RS score ratio CI reaches {TT9_RS_SCORE_RATIO:.1%}"] = (
-        two_rs["score_ratio"]["high"] >= TT9_RS_SCORE_RATIO)
+def finals_of(result: SettingResult) -> dict[str, Any]:
+    """The per-seed numbers :func:`tt9_checks` judges: J_0 and each arm's final J, per lr group."""
+    out: dict[str, Any] = {"initial_J": result.initial_J,
+                           "TT lr scaling": {name: c.final for name, c in result.scaled.items()}}
+    if result.tuned:
+        out["own tuned lr"] = {name: c.final for name, c in result.tuned.items()}
+    return out
+
+
+def tt9_checks(finals: dict[str, dict[str, Any]]) -> dict[str, Decision]:
+    """TT-9's checks from per-seed numbers: ``finals[kind]`` holds ``initial_J`` (J_0 per seed), ``TT lr scaling``
+    ({arm: final J per seed} with 2-GRPO, 16-GRPO and 2-GRPO+RS) and optionally ``own tuned lr`` (2-GRPO and
+    16-GRPO). Each ratio of seed means, paired over seeds, against TT's number (:func:`evidence.verdicts.decide_ratio`):
+    2-GRPO's score J_2 / J_16 >= 97.6%, its improvement (J_2 - J_0) / (J_16 - J_0) >= 95%, at TT's lr scaling and at
+    each G's own tuned lr; 2-GRPO+RS's score >= 101.1%."""
+    checks: dict[str, Decision] = {}
+    for kind, f in finals.items():
+        J0 = np.asarray(f["initial_J"], dtype=np.float64)
+        groups = [("TT lr", f["TT lr scaling"])]
+        if "own tuned lr" in f:
+            groups.append(("own tuned lr", f["own tuned lr"]))
+        for lr_name, arms in groups:
+            two, ref = np.asarray(arms["2-GRPO"]), np.asarray(arms["16-GRPO"])
+            checks[f"{kind}: 2-GRPO score ratio ({lr_name}) >= {TT9_SCORE_RATIO:.1%}"] = decide_ratio(
+                two, ref, TT9_SCORE_RATIO)
+            checks[f"{kind}: 2-GRPO improvement ratio ({lr_name}) >= {TT9_IMPROVEMENT_RATIO:.0%}"] = decide_ratio(
+                two - J0, ref - J0, TT9_IMPROVEMENT_RATIO)
+        scaled = f["TT lr scaling"]
+        checks[f"{kind}: 2-GRPO+RS score ratio >= {TT9_RS_SCORE_RATIO:.1%}"] = decide_ratio(
+            np.asarray(scaled["2-GRPO+RS"]), np.asarray(scaled["16-GRPO"]), TT9_RS_SCORE_RATIO)
     return checks
 
 
-def _pct(r: dict[str, float]) -> str:
-    return f"{r['value']:.1%} [{r['low']:.1%}, {r['high']:.1%}]"
+def _pct(r: dict[str, float | None]) -> str:
+    def fmt(x: float | None, inf: str) -> str:
+        return inf if x is None else f"{x:.1%}"
+
+    return f"{fmt(r['value'], 'undefined')} [{fmt(r['low'], '-inf')}, {fmt(r['high'], 'inf')}]"
 
 
 def _steps(result: SettingResult, sizes: TT9Sizes) -> list[str]:
@@ -219,7 +254,8 @@ def _steps(result: SettingResult, sizes: TT9Sizes) -> list[str]:
         f"TT lr scaling: lr_G = {s.lr_per_prompt:g} x Q. {tuning} 2-GRPO+RS: <= {RS_ROUNDS} refill rounds per "
         f"update, total rollouts capped at {result.rs_cap} (16-GRPO's); max used "
         f"{int(result.scaled['2-GRPO+RS'].rollouts[:, -1].max())}.",
-        "| lr | arm | final J (mean +- 95% CI) | score % of 16-GRPO [95% CI] | improvement % [95% CI] | rollouts % | "
+        "| lr | arm | final J (mean +- 95% CI) | score % of 16-GRPO [paired Fieller 95% CI] | improvement % "
+        "[95% CI] | rollouts % | "
         "compute % |\n|---|---|---|---|---|---|---|\n" + "\n".join(rows),
     ]
 
@@ -230,14 +266,11 @@ def _summary(result: SettingResult) -> tuple[str, dict[str, Any]]:
                "rs_score_ratio": two_rs["score_ratio"], "rs_rollouts_ratio": two_rs["rollouts_ratio"],
                "rollouts_ratio": two["rollouts_ratio"], "compute_ratio": two["compute_ratio"],
                "rs_compute_ratio": two_rs["compute_ratio"]}
-    text = (f"{result.setting.kind}: at TT's lr scaling 2-GRPO reaches score {_pct(two['score_ratio'])} and "
-            f"improvement {_pct(two['improvement_ratio'])} of 16-GRPO's")
     if "own tuned lr" in result.table:
         tuned = result.table["own tuned lr"]["2-GRPO"]
         numbers |= {"score_ratio_tuned": tuned["score_ratio"], "improvement_ratio_tuned": tuned["improvement_ratio"]}
-        text += (f"; at each G's own tuned lr score {_pct(tuned['score_ratio'])}, improvement "
-                 f"{_pct(tuned['improvement_ratio'])}")
-    text += f"; 2-GRPO+RS score {_pct(two_rs['score_ratio'])} at {two_rs['rollouts_ratio']:.1%} of the rollouts."
+    text = (f"{result.setting.kind}: 2-GRPO used {two['rollouts_ratio']:.1%} and 2-GRPO+RS "
+            f"{two_rs['rollouts_ratio']:.1%} of 16-GRPO's rollouts.")
     return text, numbers
 
 
@@ -249,12 +282,11 @@ def check_tt9(ctx: RunContext) -> list[Evidence]:
     sizes = SIZES[ctx.budget]
     cost = ComputeModel()
     results = [run_setting(study, setting, sizes, i) for i, setting in enumerate(sizes.settings)]
-    checks: dict[str, bool] = {}
+    decisions = tt9_checks({r.setting.kind: finals_of(r) for r in results})
     steps: list[str] = []
-    numbers: dict[str, Any] = {"seeds": sizes.seeds}
+    numbers: dict[str, Any] = {"seeds": sizes.seeds, "decisions": decision_numbers(decisions)}
     summaries = []
     for result in results:
-        checks |= _checks(result)
         steps += _steps(result, sizes)
         text, numbers[result.setting.kind] = _summary(result)
         summaries.append(text)
@@ -263,7 +295,7 @@ def check_tt9(ctx: RunContext) -> list[Evidence]:
                  "generations; TT's 21% is measured wall-clock, which this model does not claim to reproduce.")
     data = {"claim": CLAIM, "compute_model": cost.describe(), "seeds": sizes.seeds,
             "tuning_seeds": sizes.tuning_seeds,
-            "settings": [{"setting": r.setting.__dict__, "initial_J": r.initial_J, "ratio_table": r.table,
+            "settings": [{"setting": r.setting.__dict__, "per_seed": finals_of(r), "ratio_table": r.table,
                           "lr_sweep": r.sweep, "rs_rollout_cap": r.rs_cap,
                           "curves": {group: {name: {"J": curve_summary(c.objective),
                                                     "rollouts": curve_summary(c.rollouts),
@@ -273,11 +305,13 @@ def check_tt9(ctx: RunContext) -> list[Evidence]:
                                      if arms}}
                          for r in results]}
     artefacts = [study.write_json("tt9_training.json", data)] + [_plot(study, r, sizes) for r in results]
-    reason = (" ".join(summaries) + f" Thresholds: a ratio passes when the upper end of its 95% paired-bootstrap CI "
-              f"reaches TT's number ({TT9_SCORE_RATIO:.1%} score, {TT9_IMPROVEMENT_RATIO:.0%} improvement, "
-              f"{TT9_RS_SCORE_RATIO:.1%} for 2-GRPO+RS). Simulated softmax policies, not the LLM experiment.")
+    reason = (" ".join(summaries) + " " + decision_reason(decisions) + " Rule: a ratio of seed means with its paired "
+              "Fieller 95% interval holds when the whole interval reaches TT's number "
+              f"({TT9_SCORE_RATIO:.1%} score, {TT9_IMPROVEMENT_RATIO:.0%} improvement, {TT9_RS_SCORE_RATIO:.1%} for "
+              "2-GRPO+RS), fails when the whole interval falls short, and is inconclusive otherwise. Simulated softmax "
+              "policies, not the LLM experiment.")
     return [Evidence.from_checks(CLAIM, "simulation", "2-GRPO vs 16-GRPO training at fixed rollouts per update",
-                                 checks, reason=reason, numbers=numbers, steps=tuple(steps),
+                                 check_values(decisions), reason=reason, numbers=numbers, steps=tuple(steps),
                                  artefacts=tuple(artefacts))]
 
 
@@ -306,8 +340,8 @@ def _plot(study: StudyContext, result: SettingResult, sizes: TT9Sizes) -> str:
         finish(axes[1, 1], f"lr sweep ({sizes.tuning_seeds} tuning seeds)", "final J",
                xlabel="multiplier of the TT-scaled lr")
     two = result.table["TT lr scaling"]["2-GRPO"]
-    note = (f"2-GRPO / 16-GRPO at TT's lr: score {two['score_ratio']['value']:.1%}, improvement "
-            f"{two['improvement_ratio']['value']:.1%}, rollouts {two['rollouts_ratio']:.1%}, simulated compute "
+    note = (f"2-GRPO / 16-GRPO at TT's lr: score {_pct(two['score_ratio'])}, improvement "
+            f"{_pct(two['improvement_ratio'])}, rollouts {two['rollouts_ratio']:.1%}, simulated compute "
             f"{two['compute_ratio']:.1%} (TT: {TT9_SCORE_RATIO:.1%} score, {TT9_ROLLOUT_RATIO:.1%} rollouts, "
             f"{TT9_WALLCLOCK_RATIO:.0%} wall-clock)")
     name = f"tt9_training_{s.kind}.png"

@@ -6,7 +6,11 @@ initial policy is small. GRPO, GRPOVI (rewards adjusted by :func:`theory.grpovi.
 weights pi_ref(o | q) of the initial policy) and Dr. GRPO train with the same G, Q and number of updates;
 the lr of each comes from a sweep on separate tuning seeds. Compared: J of GRPOVI vs GRPO after 25%, 50% and
 all of the updates, at GRPO's tuned lr (VI's comparison: same hyper-parameters) and at each estimator's own
-tuned lr, paired over seeds. Check :func:`check_vi3`; artefacts under ``sim-training/``.
+tuned lr, paired over seeds: evaluation seed s is one environment (same rewards, same start policy) for every
+estimator, and every estimator draws the same prompts at every update (one ``order_seed``; all have the same
+G and Q), so the arms differ only in their rollouts and advantages. A check holds when the paired 95% interval of
+GRPOVI - GRPO lies wholly above 0, fails when it lies wholly below, and is inconclusive otherwise
+(:func:`vi3_checks`, :mod:`evidence.verdicts`). Check :func:`check_vi3`; artefacts under ``sim-training/``.
 """
 
 from __future__ import annotations
@@ -18,10 +22,20 @@ import numpy as np
 from scipy.stats import beta as beta_law
 
 from evidence.record import Evidence, RunContext
+from evidence.verdicts import Decision
 from simulations.engine import UpdateRule
 from simulations.environments import make_environment
 from simulations.plotting import band, color, finish, new_figure, save_figure
-from simulations.studies.common import TRAINING_FOLDER, StudyContext, curve_summary, fmt_ci, paired_difference
+from simulations.studies.common import (
+    TRAINING_FOLDER,
+    StudyContext,
+    check_values,
+    curve_summary,
+    decide_seeds,
+    decision_numbers,
+    decision_reason,
+    fmt_ci,
+)
 from simulations.training import (
     PolicyBatch,
     SimTrainConfig,
@@ -43,6 +57,9 @@ ESTIMATORS = ("grpo", "grpovi", "dr_grpo")
 CHECKPOINTS = (0.25, 0.5, 1.0)
 """Fractions of the updates at which GRPOVI and GRPO are compared (VI claims faster training, not only a
 higher end point)."""
+JUDGED_CHECKPOINTS = (0.25, 1.0)
+"""The checkpoints a check is made at: early (faster training) and at the end (higher reward)."""
+LR_GROUPS = {"same": "GRPO's tuned lr", "own": "each one's tuned lr"}
 LOW_VARIANCE_LAW = (1.0, 19.0)
 """Beta(a, b) of the initial pass rates in VI-3 (mean 0.05)."""
 
@@ -104,6 +121,7 @@ def _run_vi3(study: StudyContext, setting: VI3Setting, sizes: VI3Sizes, index: i
     envs = [low_variance_environment(setting, s) for s in study.seeds(10 * index, sizes.seeds)]
     tune = [low_variance_environment(setting, s) for s in study.seeds(10 * index + 1, sizes.tuning_seeds)]
     seeds = study.seeds(10 * index + 2, 3 * len(ESTIMATORS) + 1)
+    eval_order, tune_order = study.seeds(10 * index + 3, 2)  # the same prompts for every estimator (paired design)
     lrs = np.asarray(setting.lrs)
     chosen: dict[str, float] = {}
     sweep: dict[str, Any] = {}
@@ -111,7 +129,7 @@ def _run_vi3(study: StudyContext, setting: VI3Setting, sizes: VI3Sizes, index: i
         config = SimTrainConfig(group_size=setting.group_size, prompts_per_step=setting.prompts_per_step,
                                 updates=setting.updates, rule=UpdateRule(est), label=est)
         curves = train(PolicyBatch.stack(tune * len(lrs)), config, np.repeat(lrs, len(tune)), seeds[3 * i],
-                       progress=study.progress)
+                       order_seed=tune_order, progress=study.progress)
         mean, half = mean_ci(curves.final.reshape(len(lrs), len(tune)), axis=1)
         best = int(np.argmax(mean))
         chosen[est] = float(lrs[best])
@@ -122,37 +140,53 @@ def _run_vi3(study: StudyContext, setting: VI3Setting, sizes: VI3Sizes, index: i
     for i, est in enumerate(ESTIMATORS):
         config = SimTrainConfig(group_size=setting.group_size, prompts_per_step=setting.prompts_per_step,
                                 updates=setting.updates, rule=UpdateRule(est), label=est)
-        same[est] = train(PolicyBatch.stack(envs), config, chosen["grpo"], seeds[3 * i + 1], progress=study.progress)
+        same[est] = train(PolicyBatch.stack(envs), config, chosen["grpo"], seeds[3 * i + 1], order_seed=eval_order,
+                          progress=study.progress)
         own[est] = (same[est] if chosen[est] == chosen["grpo"] else
-                    train(PolicyBatch.stack(envs), config, chosen[est], seeds[3 * i + 2], progress=study.progress))
+                    train(PolicyBatch.stack(envs), config, chosen[est], seeds[3 * i + 2], order_seed=eval_order,
+                          progress=study.progress))
     start = PolicyBatch.stack(envs)
     return {"setting": setting, "sweep": sweep, "same": same, "own": own,
             "initial_J": start.objective(), "initial_variance": start.reward_variance(),
             "group_variance": adjusted_variance(start, setting.group_size, np.random.default_rng(seeds[-1])),
-            "diff_same": _checkpoint_differences(same), "diff_own": _checkpoint_differences(own)}
+            "differences": {key: checkpoint_differences(r) for key, r in (("same", same), ("own", own))}}
 
 
-def _checkpoint_differences(curves: dict[str, TrainCurves]) -> dict[str, dict[str, float]]:
-    """GRPOVI - GRPO in J at each checkpoint (fraction of the updates), paired over seeds."""
+def checkpoint_differences(curves: dict[str, TrainCurves]) -> dict[str, np.ndarray]:
+    """GRPOVI - GRPO in J per seed at each checkpoint (fraction of the updates, as text): {checkpoint: (S,)}."""
     U = curves["grpo"].objective.shape[1] - 1
-    return {f"{c:g}": paired_difference(curves["grpovi"].objective[:, round(c * U)],
-                                        curves["grpo"].objective[:, round(c * U)]) for c in CHECKPOINTS}
+    return {f"{c:g}": curves["grpovi"].objective[:, round(c * U)] - curves["grpo"].objective[:, round(c * U)]
+            for c in CHECKPOINTS}
+
+
+def vi3_checks(differences: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Decision]:
+    """VI-3's checks from per-seed differences: ``differences[kind][lr][checkpoint]`` is J_GRPOVI - J_GRPO per seed
+    (``lr`` "same": both at GRPO's tuned lr, "own": each at its own; checkpoints as text, "0.25" and "1" judged).
+    Each: the paired mean difference > 0, three-way against 0 (:func:`simulations.studies.common.decide_seeds`)."""
+    checks: dict[str, Decision] = {}
+    for kind, by_lr in differences.items():
+        for c in JUDGED_CHECKPOINTS:
+            for key, lr_name in LR_GROUPS.items():
+                checks[f"{kind}: GRPOVI J > GRPO's after {c:.0%} of the updates at {lr_name}"] = decide_seeds(
+                    by_lr[key][f"{c:g}"], 0.0)
+    return checks
+
+
+def _difference_summary(per_seed: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    return {c: {"mean": float(m), "ci95": float(h)} for c, d in per_seed.items() for m, h in [mean_ci(d)]}
 
 
 def _vi3_evidence(study: StudyContext, results: list[dict[str, Any]], sizes: VI3Sizes) -> Evidence:
-    checks: dict[str, bool] = {}
+    decisions = vi3_checks({r["setting"].kind: r["differences"] for r in results})
     steps: list[str] = []
-    numbers: dict[str, Any] = {"seeds": sizes.seeds}
+    numbers: dict[str, Any] = {"seeds": sizes.seeds, "decisions": decision_numbers(decisions)}
     summaries: list[str] = []
     for r in results:
         s: VI3Setting = r["setting"]
-        for c in (CHECKPOINTS[0], CHECKPOINTS[-1]):
-            for key, lr_name in (("diff_same", "GRPO's tuned lr"), ("diff_own", "each one's tuned lr")):
-                checks[f"{s.kind}: GRPOVI J > GRPO's after {c:.0%} of the updates at {lr_name} (paired CI above 0)"] = (
-                    r[key][f"{c:g}"]["low"] > 0)
+        diff = {key: _difference_summary(r["differences"][key]) for key in LR_GROUPS}
         finals = {k: summary(v.final) for k, v in r["own"].items()}
         finals_same = {k: summary(v.final) for k, v in r["same"].items()}
-        numbers[s.kind] = {"grpovi_minus_grpo_same_lr": r["diff_same"], "grpovi_minus_grpo_own_lr": r["diff_own"],
+        numbers[s.kind] = {"grpovi_minus_grpo_same_lr": diff["same"], "grpovi_minus_grpo_own_lr": diff["own"],
                            "final_J_same_lr": {k: v.to_json() for k, v in finals_same.items()},
                            "final_J_own_lr": {k: v.to_json() for k, v in finals.items()},
                            "chosen_lr": {k: v["chosen_lr"] for k, v in r["sweep"].items()},
@@ -170,21 +204,24 @@ def _vi3_evidence(study: StudyContext, results: list[dict[str, Any]], sizes: VI3
             + ". Final J at GRPO's lr: "
             + ", ".join(f"{k} {fmt_ci(v.mean, v.half_width)}" for k, v in finals_same.items())
             + "; at own lr: " + ", ".join(f"{k} {fmt_ci(v.mean, v.half_width)}" for k, v in finals.items()) + ".")
-        diffs = {key: ", ".join(f"{float(c):.0%}: {fmt_ci(d['mean'], d['ci95'])}" for c, d in r[key].items())
-                 for key in ("diff_same", "diff_own")}
-        summaries.append(f"{s.kind}: GRPOVI - GRPO in J at GRPO's lr ({diffs['diff_same']}), at own lrs "
-                         f"({diffs['diff_own']}).")
+        diffs = {key: ", ".join(f"{float(c):.0%}: {fmt_ci(d['mean'], d['ci95'])}" for c, d in diff[key].items())
+                 for key in LR_GROUPS}
+        summaries.append(f"{s.kind}: GRPOVI - GRPO in J at GRPO's lr ({diffs['same']}), at own lrs "
+                         f"({diffs['own']}).")
     json_path = study.write_json("vi3_training.json", {
         "claim": CLAIM, "seeds": sizes.seeds, "tuning_seeds": sizes.tuning_seeds,
         "settings": [{"setting": r["setting"].__dict__, "lr_sweep": r["sweep"], "numbers": numbers[r["setting"].kind],
+                      "per_seed_differences": r["differences"],
                       "curves_same_lr": {k: curve_summary(v.objective) for k, v in r["same"].items()},
                       "curves_own_lr": {k: curve_summary(v.objective) for k, v in r["own"].items()}}
                      for r in results]})
     png_path = _plot_vi3(study, results, sizes)
-    reason = (" ".join(summaries) + " A check passes when the paired 95% CI of GRPOVI - GRPO (J after the same "
-              "number of updates, same seeds) lies above 0; VI claims higher reward after the same number of steps.")
+    reason = (" ".join(summaries) + " " + decision_reason(decisions) + " Rule: GRPOVI - GRPO in J after the same "
+              "number of updates, paired over seeds (same environment, same prompts); a check holds when its 95% "
+              "interval lies wholly above 0, fails when wholly below, and is inconclusive otherwise. VI claims higher "
+              "reward after the same number of steps.")
     return Evidence.from_checks(CLAIM, "simulation", "GRPOVI vs GRPO vs Dr. GRPO with low-variance continuous rewards",
-                                checks, reason=reason, numbers=numbers, steps=tuple(steps),
+                                check_values(decisions), reason=reason, numbers=numbers, steps=tuple(steps),
                                 artefacts=(json_path, png_path))
 
 
