@@ -27,9 +27,10 @@ class Verdict(str, Enum):
     ERROR = "error"
 
 
-METHODS = ("proof", "exact", "simulation", "llm")
+METHODS = ("proof", "exact", "simulation", "llm", "pretrained")
 """``proof``: sympy derivation; ``exact``: exact enumeration / brute force in floating point;
-``simulation``: Monte Carlo; ``llm``: training small language models."""
+``simulation``: Monte Carlo; ``llm``: training small language models; ``pretrained``: gradient statistics measured
+on a real pretrained LM (SmolLM2-135M-Instruct)."""
 
 
 def judge(checks: Mapping[str, bool | None], *, complete: bool = True) -> Verdict:

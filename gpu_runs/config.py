@@ -19,7 +19,7 @@ from typing import Any
 from gpu_runs.tasks import ALPHABET, REWARDS, TASKS, TaskConfig
 from theory.advantages import STD_MODES
 from theory.estimators import ALL_ESTIMATORS
-from theory.validation import check_choice, check_group_size
+from theory.validation import check_choice, check_group_size, check_integer, check_real
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -35,12 +35,10 @@ class GPTConfig:
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)!r} must be an integer >= 1")
+            check_integer(name, getattr(self, name), 1)
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd={self.n_embd} must be a multiple of n_head={self.n_head}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout={self.dropout!r} must lie in [0, 1)")
+        check_real("dropout", self.dropout, 0.0, 1.0, high_open=True)
 
 
 @dataclass(frozen=True)
@@ -59,16 +57,12 @@ class WarmStartConfig:
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "probe_prompts", "probe_samples"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)!r} must be an integer >= 1")
-        if not self.lr > 0:
-            raise ValueError(f"lr={self.lr!r} must be > 0")
-        if self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps={self.warmup_steps!r} must be an integer >= 0")
-        if not 0.0 <= self.label_noise < 1.0:
-            raise ValueError(f"label_noise={self.label_noise!r} must lie in [0, 1)")
-        if not 0.0 <= self.noisy_fraction <= 1.0:
-            raise ValueError(f"noisy_fraction={self.noisy_fraction!r} must lie in [0, 1]")
+            check_integer(name, getattr(self, name), 1)
+        for name in ("warmup_steps", "seed"):
+            check_integer(name, getattr(self, name), 0)
+        check_real("lr", self.lr, 0.0, low_open=True)
+        check_real("label_noise", self.label_noise, 0.0, 1.0, high_open=True)
+        check_real("noisy_fraction", self.noisy_fraction, 0.0, 1.0)
         needed = self.task.max_prompt_len + self.task.max_answer_len + 1
         if self.model.block_size < needed:
             raise ValueError(f"block_size={self.model.block_size} must be >= {needed} (prompt + answer + EOS)")
@@ -121,9 +115,7 @@ class TrainConfig:
         check_group_size("group_size", self.group_size)
         for name in ("steps", "prompts_per_step", "prompts_per_minibatch", "ppo_epochs", "max_new_tokens",
                      "eval_every", "eval_prompts", "checkpoint_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}={value!r} must be an integer >= 1")
+            check_integer(name, getattr(self, name), 1)
         if self.prompts_per_step % self.prompts_per_minibatch:
             raise ValueError(f"prompts_per_minibatch={self.prompts_per_minibatch} must divide "
                              f"prompts_per_step={self.prompts_per_step}")
@@ -132,21 +124,18 @@ class TrainConfig:
         check_choice("loss_type", self.loss_type, _loss_types())
         check_choice("reward", self.reward, REWARDS)
         check_choice("device", self.device, DEVICES)
-        for name, low in (("lr", 0.0), ("max_grad_norm", 0.0), ("temperature", 0.0)):
-            if not getattr(self, name) > low:
-                raise ValueError(f"{name}={getattr(self, name)!r} must be > {low}")
+        for name in ("lr", "max_grad_norm", "temperature"):
+            check_real(name, getattr(self, name), 0.0, low_open=True)
         for name in ("adv_eps", "eps_high", "beta"):
-            if not 0.0 <= getattr(self, name) < float("inf"):
-                raise ValueError(f"{name}={getattr(self, name)!r} must be a finite number >= 0")
-        if not 0.0 <= self.eps_low < 1.0:
-            raise ValueError(f"eps_low={self.eps_low!r} must lie in [0, 1)")
-        if not 0.0 < self.top_p <= 1.0:
-            raise ValueError(f"top_p={self.top_p!r} must lie in (0, 1]")
+            check_real(name, getattr(self, name), 0.0)
+        check_real("eps_low", self.eps_low, 0.0, 1.0, high_open=True)
+        check_real("top_p", self.top_p, 0.0, 1.0, low_open=True)
+        check_integer("resample_rollouts_per_prompt", self.resample_rollouts_per_prompt, 1)
         if self.resample_rollouts_per_prompt < self.group_size:
             raise ValueError(f"resample_rollouts_per_prompt={self.resample_rollouts_per_prompt} must be >= "
                              f"group_size={self.group_size}")
-        if self.threads < 0:
-            raise ValueError(f"threads={self.threads!r} must be >= 0 (0: every available core)")
+        check_integer("threads", self.threads, 0)
+        check_integer("seed", self.seed, 0)
         task = self.warm_start.task
         if self.prompts_per_step > task.train_size:
             raise ValueError(f"prompts_per_step={self.prompts_per_step} must be <= train_size={task.train_size}")
@@ -171,7 +160,8 @@ def with_group_size(config: TrainConfig, group_size: int, rollouts_per_step: int
     per_minibatch = (config.prompts_per_minibatch * config.group_size if rollouts_per_minibatch is None
                      else rollouts_per_minibatch)
     for name, value in (("rollouts_per_step", per_step), ("rollouts_per_minibatch", per_minibatch)):
-        if value < group_size or value % group_size:
+        check_integer(name, value, group_size)
+        if value % group_size:
             raise ValueError(f"{name}={value} must be a positive multiple of group_size={group_size}")
     return dataclasses.replace(config, group_size=group_size, prompts_per_step=per_step // group_size,
                                prompts_per_minibatch=per_minibatch // group_size)
@@ -189,12 +179,31 @@ def to_json(config: TrainConfig) -> dict[str, Any]:
     return plain(dataclasses.asdict(config))
 
 
+def _check_fields(name: str, data: Any, cls: type) -> dict[str, Any]:
+    """``data`` as a dict holding exactly the fields of the dataclass ``cls`` (no default fills a gap)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{name} must be an object of {cls.__name__}'s fields, got {type(data).__name__}")
+    fields = {f.name for f in dataclasses.fields(cls)}
+    missing, unknown = sorted(fields - data.keys()), sorted(data.keys() - fields)
+    if missing or unknown:
+        raise ValueError(f"{name} must hold exactly {cls.__name__}'s fields; missing: {', '.join(missing) or '-'}; "
+                         f"unknown: {', '.join(map(str, unknown)) or '-'}")
+    return data
+
+
 def from_json(data: dict[str, Any]) -> TrainConfig:
-    """Inverse of :func:`to_json`."""
-    ws = dict(data["warm_start"])
-    task = TaskConfig(**{**ws["task"], "difficulties": tuple(ws["task"]["difficulties"])})
-    warm_start = WarmStartConfig(**{**ws, "model": GPTConfig(**ws["model"]), "task": task})
-    return TrainConfig(**{**data, "warm_start": warm_start})
+    """Inverse of :func:`to_json`. A malformed config (not an object, a field missing, unknown or of the
+    wrong type, as in a truncated or hand-edited config.json) is a ValueError naming the field."""
+    data = _check_fields("data", data, TrainConfig)
+    ws = _check_fields("warm_start", data["warm_start"], WarmStartConfig)
+    model = _check_fields("model", ws["model"], GPTConfig)
+    task = _check_fields("task", ws["task"], TaskConfig)
+    try:
+        task = TaskConfig(**{**task, "difficulties": tuple(task["difficulties"])})
+        warm_start = WarmStartConfig(**{**ws, "model": GPTConfig(**model), "task": task})
+        return TrainConfig(**{**data, "warm_start": warm_start})
+    except TypeError as exc:  # a value of the wrong type where a check compares it
+        raise ValueError(f"data must be a TrainConfig as to_json writes it: {exc}") from None
 
 
 def task_config(task: str, addition: tuple[int, ...], train_size: int, heldout_size: int) -> TaskConfig:
@@ -204,12 +213,12 @@ def task_config(task: str, addition: tuple[int, ...], train_size: int, heldout_s
 
 
 def tiny(task: str = "addition") -> TrainConfig:
-    """About 0.1M parameters, numbers of 2-3 digits, one thread (its matrices are too small to
-    split): a minute on a laptop core."""
+    """About 0.1M parameters, numbers of 2-3 digits, 256 training prompts (TT-9's 10 epochs fit a
+    few minutes), one thread (its matrices are too small to split): a minute on a laptop core."""
     return TrainConfig(
         warm_start=WarmStartConfig(
             model=GPTConfig(block_size=16, n_layer=2, n_head=4, n_embd=64),
-            task=task_config(task, (2, 3), train_size=512, heldout_size=2048),
+            task=task_config(task, (2, 3), train_size=256, heldout_size=2048),
             steps=500, batch_size=128, lr=1e-2, warmup_steps=50, probe_prompts=128, probe_samples=16,
         ),
         steps=4, group_size=16, prompts_per_step=8, prompts_per_minibatch=4, lr=1e-4, max_new_tokens=5,
@@ -218,12 +227,13 @@ def tiny(task: str = "addition") -> TrainConfig:
 
 
 def small(task: str = "addition") -> TrainConfig:
-    """About 1M parameters, numbers of 2-3 digits: a warm start of ~10 minutes on two busy cores."""
+    """About 1M parameters, the task of ``tiny`` (numbers of 2-3 digits, 256 training prompts: the
+    scale ladder of TT-9 changes the model only): a warm start of a few minutes on one core."""
     return TrainConfig(
         warm_start=WarmStartConfig(
             model=GPTConfig(block_size=16, n_layer=5, n_head=4, n_embd=128),
-            task=task_config(task, (2, 3), train_size=4096, heldout_size=2048),
-            steps=2000, batch_size=128, lr=5e-3,
+            task=task_config(task, (2, 3), train_size=256, heldout_size=2048),
+            steps=1000, batch_size=128, lr=5e-3,
         ),
         steps=200, group_size=16, prompts_per_step=16, prompts_per_minibatch=16, lr=1e-4, max_new_tokens=5,
         eval_every=20, eval_prompts=2048, checkpoint_every=20,
@@ -231,11 +241,12 @@ def small(task: str = "addition") -> TrainConfig:
 
 
 def gpu(task: str = "addition") -> TrainConfig:
-    """About 14M parameters, numbers of 2-6 digits: for one GPU."""
+    """About 14M parameters, numbers of 2-6 digits, 2048 training prompts (TT-9's 10 epochs: 640 steps
+    of 32 x 16): for one GPU."""
     return TrainConfig(
         warm_start=WarmStartConfig(
             model=GPTConfig(block_size=32, n_layer=8, n_head=6, n_embd=384),
-            task=task_config(task, (2, 3, 4, 5, 6), train_size=16384, heldout_size=4096),
+            task=task_config(task, (2, 3, 4, 5, 6), train_size=2048, heldout_size=4096),
             steps=6000, batch_size=512, lr=1e-3, probe_prompts=1024, probe_samples=64,
         ),
         steps=500, group_size=16, prompts_per_step=32, prompts_per_minibatch=32, lr=3e-5, max_new_tokens=8,

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
+import pickle
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +31,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from evidence.io import atomic_path, atomic_write_json, atomic_write_text
+from evidence.io import (
+    atomic_path,
+    atomic_write_json,
+    atomic_write_text,
+    digest_problem,
+    remove_with_digest,
+    write_digest,
+)
 from gpu_runs.config import TrainConfig, to_json
 from gpu_runs.device import pick_device, set_threads
 from gpu_runs.evaluation import completion_texts, heldout_metrics, score
@@ -41,6 +50,8 @@ from gpu_runs.tokenizer import CharTokenizer
 from gpu_runs.warmstart import LoadStart, load_or_train
 from theory.advantages import silent_groups
 from theory.estimators import compute_advantages
+
+log = logging.getLogger(__name__)
 
 
 class PromptStream:
@@ -143,23 +154,44 @@ def read_log(path: Path, up_to_step: int) -> list[dict[str, Any]]:
 
 
 def append_log(path: Path, row: dict[str, Any]) -> None:
+    """Append one JSON line to the step log. The one result file written in place, not atomically:
+    a run killed mid-append leaves a half line, which :func:`read_log` drops, and a resumed run
+    rewrites the log (atomically) up to its checkpoint's step."""
     with path.open("a") as f:
         f.write(json.dumps(row, allow_nan=False) + "\n")
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    found = sorted((run_dir / "checkpoints").glob("step_*.pt"))
-    return found[-1] if found else None
+    """The newest checkpoints/step_*.pt that matches its sha256 sidecar; newer ones that do not
+    (truncated, corrupted, or killed before the sidecar was written) are logged and removed."""
+    for path in sorted((run_dir / "checkpoints").glob("step_*.pt"), reverse=True):
+        problem = digest_problem(path)
+        if problem is None:
+            return path
+        log.warning("checkpoint %s is unusable (%s): removed", path, problem)
+        remove_with_digest(path)
+    return None
+
+
+def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """The state saved in checkpoint ``path`` (checked by :func:`latest_checkpoint`); one that still
+    fails to load is a ValueError naming it."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as exc:
+        raise ValueError(f"checkpoint {path} does not load ({exc}); delete it to restart the run") from exc
 
 
 def save_checkpoint(run_dir: Path, step: int, state: dict[str, Any]) -> None:
-    """checkpoints/step_NNNNNN.pt written atomically; older ones removed afterwards."""
+    """checkpoints/step_NNNNNN.pt written atomically, then its sha256 sidecar; older ones removed
+    afterwards, so a kill at any point leaves at least one checkpoint that verifies (or none yet)."""
     path = run_dir / "checkpoints" / f"step_{step:06d}.pt"
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
+    write_digest(path)
     for old in (run_dir / "checkpoints").glob("step_*.pt"):
         if old != path:
-            old.unlink()
+            remove_with_digest(old)
 
 
 def prepare_run_dir(run_dir: Path, config: TrainConfig) -> None:
@@ -200,7 +232,7 @@ def train(config: TrainConfig, run_dir: Path, cache_dir: Path, *, load_start: Lo
     step, rollouts_total = 0, 0
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is not None:  # resume: the state after `step`, and the log up to it
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)  # the generator state stays on CPU
+        state = load_checkpoint(checkpoint)  # on CPU: the generator state stays there
         policy.load_state_dict(state["policy"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])

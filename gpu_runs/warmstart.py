@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
+import pickle
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,13 +30,15 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from evidence.io import atomic_path, atomic_write_json
+from evidence.io import atomic_path, atomic_write_json, digest_problem, write_digest
 from gpu_runs.config import WarmStartConfig
 from gpu_runs.device import autocast
 from gpu_runs.evaluation import heldout_metrics, pass_rate_histogram, sample_problems
 from gpu_runs.model import GPT
 from gpu_runs.tasks import Problem, build_splits, draw_problems
 from gpu_runs.tokenizer import EOS, PAD, CharTokenizer
+
+log = logging.getLogger(__name__)
 
 
 def noisy_targets(problems: list[Problem], rng: np.random.Generator, label_noise: float) -> list[str]:
@@ -152,16 +157,21 @@ class LoadStart(Protocol):
 def load_or_train(config: WarmStartConfig, cache_dir: Path, device: torch.device, *,
                   progress: bool = True) -> tuple[GPT, dict[str, Any]]:
     """The warm-start model and its record (config, key, measured start point, seconds); trained
-    and written to ``cache_dir/<key>/`` (model.pt, warmstart.json, pass_rates.png) on a miss,
-    loaded on a hit (record["cache_hit"])."""
+    and written to ``cache_dir/<key>/`` (model.pt and its sha256 sidecar, warmstart.json,
+    pass_rates.png) on a miss, loaded on a hit (record["cache_hit"]). An entry whose model.pt does
+    not match its sha256 or does not load is logged, removed and retrained, never used."""
     folder = Path(cache_dir) / config.key()
     weights, record_path = folder / "model.pt", folder / "warmstart.json"
     model = GPT(config.model).to(device)
-    if weights.exists() and record_path.exists():
-        model.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
-        model.eval()
-        record = json.loads(record_path.read_text())
-        return model, {**record, "cache_hit": True, "folder": str(folder)}
+    if record_path.exists():
+        state, problem = _read_cached_weights(weights, device)
+        if state is not None:
+            model.load_state_dict(state)
+            model.eval()
+            record = json.loads(record_path.read_text())
+            return model, {**record, "cache_hit": True, "folder": str(folder)}
+        log.warning("warm-start cache entry %s is unusable (%s): removed, training it again", folder, problem)
+        shutil.rmtree(folder)
     start = time.perf_counter()
     model = train_supervised(config, device, progress=progress)
     train_seconds = time.perf_counter() - start
@@ -171,6 +181,18 @@ def load_or_train(config: WarmStartConfig, cache_dir: Path, device: torch.device
               "measure_seconds": time.perf_counter() - start - train_seconds, **start_point}
     with atomic_path(weights) as tmp:
         torch.save(model.state_dict(), tmp)
+    write_digest(weights)
     plot_pass_rates(record, folder / "pass_rates.png")
     atomic_write_json(record_path, record)  # last: its presence marks a complete cache entry
     return model, {**record, "cache_hit": False, "folder": str(folder)}
+
+
+def _read_cached_weights(weights: Path, device: torch.device) -> tuple[dict[str, Any] | None, str | None]:
+    """(state dict, None) when ``weights`` matches its sha256 sidecar and loads; (None, why) otherwise."""
+    problem = digest_problem(weights)
+    if problem is not None:
+        return None, problem
+    try:
+        return torch.load(weights, map_location=device, weights_only=True), None
+    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as exc:
+        return None, f"{weights} does not load: {exc}"

@@ -96,14 +96,16 @@ CLAIMS: tuple[Claim, ...] = (
           "(1 - rho^2) Var(g+). GRPO's c = 1 reduces variance iff rho >= (1/2) sqrt(Var(g-)/Var(g+)).",
           "TT Prop 4.1",
           checks=(Check("proof", "proofs.variance:check_tt5"),
-                  Check("simulation", "simulations.studies.tt5_control_variate:check_tt5"))),
+                  Check("simulation", "simulations.studies.tt5_control_variate:check_tt5"),
+                  Check("pretrained", "gpu_runs.pretrained.study:check_pretrained"))),
     Claim("TT-6", "Gradient variance at a fixed rollout budget",
           "Paper: Var(g_B) = Var(g)/B. True for Q prompts x G rollouts, B = QG: "
           "Var = (G/B) Var_q(mu_q) + E_q[sigma_q^2]/B plus the baseline's dependence on G; measured as "
           "trace variance, SNR and cosine to the true gradient for G in {2,...,32} at fixed B.",
           "TT Lemma 5.3 / C.3",
           checks=(Check("proof", "proofs.variance:check_tt6"),
-                  Check("simulation", "simulations.studies.tt6_fixed_budget:check_tt6"))),
+                  Check("simulation", "simulations.studies.tt6_fixed_budget:check_tt6"),
+                  Check("pretrained", "gpu_runs.pretrained.study:check_pretrained"))),
     Claim("TT-7", "Two rollouts over more prompts explore at least as well",
           "1 - prod_{i<m} (1-p_i)^2 >= 1 - (1-p_0)^{2m} when every p_i >= p_0.",
           "TT Prop 5.4",
@@ -114,7 +116,8 @@ CLAIMS: tuple[Claim, ...] = (
           "TT v3 App. D.3",
           checks=(Check("proof", "proofs.silent:check_tt8"),
                   Check("exact", "simulations.exact.enumeration:check_tt8"),
-                  Check("simulation", "simulations.studies.tt8_silent_rates:check_tt8"))),
+                  Check("simulation", "simulations.studies.tt8_silent_rates:check_tt8"),
+                  Check("pretrained", "gpu_runs.pretrained.study:check_pretrained"))),
     Claim("TT-9", "2-GRPO keeps ~97.6% of 16-GRPO's score with 12.5% of the rollouts and ~21% of the time",
           "2-GRPO (256 x 2, lr 8e-6) vs 16-GRPO (32 x 16, lr 1e-6) at 512 rollouts per mini-batch: 97.6% "
           "of the score, 12.5% of the rollouts, 21% of the wall-clock; 2-GRPO+RS 101.1% at ~46% of the "

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 
 from gpu_runs.cores import configure_omp_wait_policy
 
-COMMANDS = ("claims", "report", "prove", "simulate", "llm", "bench", "export", "ingest", "advise")
+COMMANDS = ("claims", "report", "prove", "simulate", "llm", "bench", "export", "ingest", "advise", "models",
+            "pretrained")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,9 +35,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_single_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """An option of one value holds one: argparse before Python 3.12 parses ``--seed=--`` into an empty
+    list, which no type check sees. Walks the subcommands chosen in ``args``; exits 2 like argparse."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            chosen = getattr(args, action.dest, None)
+            if chosen in action.choices:
+                check_single_values(action.choices[chosen], args)
+        elif (isinstance(action, argparse._StoreAction) and action.option_strings and action.nargs in (None, "?")
+              and isinstance(getattr(args, action.dest, None), list)):
+            parser.error(f"argument {'/'.join(action.option_strings)}: expected one argument")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     configure_omp_wait_policy()  # before any command imports torch (see the module docstring)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_single_values(parser, args)
     try:
         return args.run(args)
     except ValueError as exc:  # bad input: one clear line, no traceback

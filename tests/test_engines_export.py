@@ -110,7 +110,7 @@ def test_grpo2_rs_cannot_be_expressed_for_trl(capsys: pytest.CaptureFixture) -> 
     with pytest.raises(ValueError, match=r"cannot be expressed for TRL 1\.16"):
         trl_config("grpo2-rs", output_dir="x")
     assert main(["export", "trl", "--arm", "grpo2-rs", "--model", "m", "--dataset", "d"]) == 2
-    assert "no option that replaces a silent group" in capsys.readouterr().err
+    assert "cannot resample silent groups" in capsys.readouterr().err
 
 
 def test_trl_batch_split_errors_name_the_argument() -> None:

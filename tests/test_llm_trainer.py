@@ -88,7 +88,7 @@ def test_trainer_smoke(tmp_path, cache_dir, group_size):
         assert r["optimizer_steps"] <= 2
     assert "heldout_pass_rate" in rows[2] and "heldout_pass_rate" not in rows[1]
     assert json.loads((tmp_path / "config.json").read_text()) == to_json(config)
-    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["step_000004.pt"]
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step_000004.pt", "step_000004.pt.sha256"]
     assert summary["final"]["step"] == 4
 
 
@@ -152,7 +152,7 @@ def test_killed_checkpoint_write_keeps_the_previous_checkpoint(tmp_path, cache_d
     monkeypatch.setattr(torch, "save", dies_at_step_4)
     with pytest.raises(KeyboardInterrupt):
         trainer.train(config, tmp_path, cache_dir, progress=False)
-    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["step_000002.pt"]
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step_000002.pt", "step_000002.pt.sha256"]
 
 
 def test_run_directory_of_another_config_is_refused(tmp_path, cache_dir):

@@ -20,6 +20,8 @@ from theory.contrastive import (
     group_update,
 )
 from theory.expectations import (
+    binary_group_advantage,
+    binomial_pmf,
     expected_advantage,
     expected_pair_advantage,
     gradient_scale,
@@ -147,10 +149,130 @@ def test_dpo_pair_weight_is_beta_sigmoid_of_reversed_margin() -> None:
         (lambda: expected_pair_advantage([0, 1], [0.5, 0.6], 0.0), "probs must sum to 1"),
         (lambda: expected_pair_advantage([0, 1], [0.5, 0.5, 0.0], 0.0), "must match values"),
         (lambda: limit_expected_advantage(0.0, 1), r"open interval \(0, 1\)"),
-        (lambda: binary_contrastive_weights(0, 4), "k=0 must satisfy 0 < k < G=4"),
+        (lambda: binary_contrastive_weights(0, 4), "k=0 must be an integer with 0 < k < G=4"),
         (lambda: dpo_pair_weight(0.0, 0.0, -1.0), "beta=-1.0 must be a finite number >= 0"),
     ],
 )
 def test_bad_input_names_the_argument(call, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# --- values by hand (issue 18): closed forms from explicit enumeration, written out here -----------------
+
+S2, S3 = np.sqrt(2), np.sqrt(3)
+
+
+def test_binomial_pmf_by_hand() -> None:
+    assert binomial_pmf(3, np.array(0.2)) == pytest.approx([0.512, 0.384, 0.096, 0.008], rel=1e-12)
+    assert binomial_pmf(2, np.array([0.0, 1.0])).tolist() == [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+
+
+@pytest.mark.parametrize(("reward", "std", "expected"), [
+    # r_1 = 1 with k = 0, 1, 2 partner successes: (1,0,0) -> (2/3)/sd, (1,1,0) -> (1/3)/sd, (1,1,1) silent
+    (1, "population", [S2, 1 / S2, 0.0]),   # population sd of (1,0,0) is sqrt(2)/3
+    (1, "sample", [2 / S3, 1 / S3, 0.0]),   # sample sd is 1/sqrt(3)
+    (0, "population", [0.0, -1 / S2, -S2]),
+    (0, "sample", [0.0, -1 / S3, -2 / S3]),
+])
+def test_binary_group_advantage_G3_by_hand(reward: int, std: str, expected: list) -> None:
+    assert binary_group_advantage(3, reward, "grpo", std) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_binary_group_advantage_G4_population_by_hand() -> None:
+    """(1,0,0,0) -> sqrt 3, (1,1,0,0) -> 1, (1,1,1,0) -> 1/sqrt 3, (1,1,1,1) -> 0."""
+    assert binary_group_advantage(4, 1, "grpo", "population") == pytest.approx([S3, 1.0, 1 / S3, 0.0], rel=1e-12)
+
+
+def _enumerated_G3(p: float, reward: int, std: str) -> float:
+    """E[A_1 | r_1] for G = 3 by listing the four partner outcomes (r_2, r_3) with their probabilities."""
+    total = 0.0
+    for r2, r3 in itertools.product((0, 1), repeat=2):
+        prob = (p if r2 else 1 - p) * (p if r3 else 1 - p)
+        group = np.array([reward, r2, r3], dtype=float)
+        sd = group.std(ddof=1 if std == "sample" else 0)
+        total += prob * (0.0 if sd == 0 else (reward - group.mean()) / sd)
+    return total
+
+
+@pytest.mark.parametrize("p", [0.0, 0.3, 0.5, 0.9])
+@pytest.mark.parametrize("std", ["sample", "population"])
+def test_expected_advantage_G3_by_enumeration_and_closed_form(p: float, std: str) -> None:
+    """E[A | 1] = c (1 - p), E[A | 0] = -c p, lambda_3 = c: c = sqrt 2 (population), 2/sqrt 3 (sample)."""
+    c = S2 if std == "population" else 2 / S3
+    for reward, closed in ((1, c * (1 - p)), (0, -c * p)):
+        value = float(expected_advantage(3, p, reward, "grpo", std))
+        assert value == pytest.approx(_enumerated_G3(p, reward, std), abs=1e-12)
+        assert value == pytest.approx(closed, abs=1e-12)
+    assert float(gradient_scale(3, p, std=std)) == pytest.approx(c, rel=1e-12)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
+def test_lambda_4_population_closed_form(p: float) -> None:
+    """From the four outcomes of the three partners (values of test_binary_group_advantage_G4...):
+    E[A|1] = (1-p)^3 sqrt3 + 3p(1-p)^2 + 3p^2(1-p)/sqrt3, E[A|0] = -(3p(1-p)^2/sqrt3 + 3p^2(1-p) + p^3 sqrt3)."""
+    q = 1 - p
+    e1 = q**3 * S3 + 3 * p * q**2 + 3 * p**2 * q / S3
+    e0 = -(3 * p * q**2 / S3 + 3 * p**2 * q + p**3 * S3)
+    assert float(expected_advantage(4, p, 1, "grpo", "population")) == pytest.approx(e1, rel=1e-12)
+    assert float(expected_advantage(4, p, 0, "grpo", "population")) == pytest.approx(e0, rel=1e-12)
+    assert float(gradient_scale(4, p, "grpo", "population")) == pytest.approx(e1 - e0, rel=1e-12)
+    assert float(gradient_scale(4, 0.5, "grpo", "population")) == pytest.approx((3 + 2 * S3) / 4, rel=1e-12)
+
+
+@pytest.mark.parametrize("G", [2, 3, 5])
+@pytest.mark.parametrize("p", [0.0, 0.25, 1.0])
+def test_rloo_is_unbiased_and_dr_grpo_shrinks_by_G_minus_1_over_G(G: int, p: float) -> None:
+    for reward in (0, 1):
+        assert float(expected_advantage(G, p, reward, "rloo")) == pytest.approx(reward - p, abs=1e-12)
+        dr_grpo = float(expected_advantage(G, p, reward, "dr_grpo"))
+        assert dr_grpo == pytest.approx((G - 1) / G * (reward - p), abs=1e-12)
+    assert float(gradient_scale(G, p, "rloo")) == pytest.approx(1.0, rel=1e-12)
+
+
+def test_expected_advantage_defaults_are_grpo_sample_eps_0() -> None:
+    assert float(expected_advantage(3, 0.3, 1)) == pytest.approx(2 / S3 * 0.7, rel=1e-12)
+    assert float(gradient_scale(3, 0.3)) == pytest.approx(2 / S3, rel=1e-12)
+
+
+def test_eps_enters_the_expectation() -> None:
+    """G = 2, population: the pair (1, 0) has sd 1/2, so A_1 = (1/2) / (1/2 + eps) and E[A|1] = that times (1-p)."""
+    for eps in (0.0, 0.25):
+        assert float(expected_advantage(2, 0.4, 1, "grpo", "population", eps)) == pytest.approx(
+            0.6 * 0.5 / (0.5 + eps), rel=1e-12)
+        assert float(gradient_scale(2, 0.4, "grpo", "population", eps)) == pytest.approx(0.5 / (0.5 + eps), rel=1e-12)
+
+
+def test_two_grpo_scale_by_hand() -> None:
+    assert two_grpo_scale() == pytest.approx(1 / S2, rel=1e-15)  # default: sample std, eps 0
+    assert two_grpo_scale("population") == 1.0
+    assert two_grpo_scale("sample", 0.1) == pytest.approx(0.5 / (np.sqrt(0.5) + 0.1), rel=1e-15)
+    assert two_grpo_scale("population", 0.5) == 0.5
+
+
+def test_limit_and_silent_probability_by_hand() -> None:
+    assert limit_expected_advantage(0.2, 1) == pytest.approx(2.0, rel=1e-15)  # 0.8 / 0.4
+    assert limit_expected_advantage(0.2, 0) == pytest.approx(-0.5, rel=1e-15)  # -0.2 / 0.4
+    assert limit_expected_advantage([0.2, 0.5], [1, 0]) == pytest.approx([2.0, -1.0], rel=1e-15)
+    with pytest.raises(ValueError, match=r"p must lie in the open interval \(0, 1\)"):
+        limit_expected_advantage(1.0, 1)
+    assert silent_group_probability(3, 0.2) == pytest.approx(0.52, rel=1e-15)  # 0.008 + 0.512
+    assert silent_group_probability(2, [0.0, 0.5]) == pytest.approx([1.0, 0.5], rel=1e-15)
+
+
+def test_pair_advantage_by_hand() -> None:
+    """Partner values (0, 1, 2) with (0.2, 0.3, 0.5), own reward 1: win 0.2, loss 0.5, tie 0.3 (silent)."""
+    values, probs = [0.0, 1.0, 2.0], [0.2, 0.3, 0.5]
+    assert expected_pair_advantage(values, probs, 1.0, "population") == pytest.approx(-0.3, rel=1e-12)
+    assert expected_pair_advantage(values, probs, 1.0) == pytest.approx(-0.3 / S2, rel=1e-12)  # default sample
+    assert expected_pair_advantage(values, probs, 1.0, "population", 0.5) == pytest.approx(-0.15, rel=1e-12)
+    assert expected_pair_advantage(values, probs, 2.0, "population") == pytest.approx(0.5, rel=1e-12)
+
+
+def test_binary_group_advantage_rejects_bad_reward_and_estimator() -> None:
+    with pytest.raises(ValueError, match=r"reward=0\.5 must be 0 or 1 for Bernoulli rewards"):
+        binary_group_advantage(3, 0.5)
+    with pytest.raises(ValueError, match=r"'grpo_batch_std' is not allowed; choose one of grpo, dr_grpo, rloo$"):
+        binary_group_advantage(3, 1, "grpo_batch_std")
+    with pytest.raises(ValueError, match="G=1 must be an integer >= 2"):
+        binary_group_advantage(1, 1)

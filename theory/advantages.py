@@ -24,6 +24,9 @@ ESTIMATORS = ("grpo", "dr_grpo", "rloo", "grpo_batch_std")
 STD_MODES = ("sample", "population")
 SILENT_ULPS = 8.0
 """A group is silent when max(r) - min(r) <= SILENT_ULPS * machine-eps(dtype) * max(1, max |r|)."""
+MAX_REWARD = 1e150
+"""Rewards must lie in [-MAX_REWARD, MAX_REWARD]: the squares of larger ones overflow float64, and their std
+(hence every grpo advantage) would come out inf or 0 instead of an error."""
 
 
 def silent_groups(rewards: ArrayLike) -> NDArray[np.bool_]:
@@ -51,7 +54,7 @@ def group_advantages(
     check_choice("estimator", estimator, ESTIMATORS)
     check_choice("std", std, STD_MODES)
     check_nonnegative("eps", eps)
-    r = check_finite_array("rewards", rewards, min_last_axis=2)
+    r = check_finite_array("rewards", rewards, min_last_axis=2, max_abs=MAX_REWARD)
     silent = silent_groups(r)
     r64 = r.astype(np.float64)
     centred = r64 - r64.mean(axis=-1, keepdims=True)

@@ -174,7 +174,10 @@ def uniform_statistics(pass_rates: ArrayLike, group_size: int, budget: int, *, r
 
 def check_allocation(allocation: ArrayLike, num_prompts: int) -> NDArray[np.int64]:
     """n_q as int64 (P,): integers >= 0, none equal to 1."""
-    n = np.asarray(allocation)
+    try:
+        n = np.asarray(allocation)
+    except ValueError:  # ragged
+        n = np.asarray(None)
     if n.shape != (num_prompts,) or n.dtype.kind not in "iu" or np.any(n < 0) or np.any(n == 1) or not n.any():
         raise ValueError(f"allocation must be {num_prompts} integers, each 0 or >= {MIN_GROUP}, not all 0; got {n!r}")
     return n.astype(np.int64)
@@ -352,8 +355,10 @@ def gain_allocation(pass_rates: ArrayLike, budget: int, *, min_group: int = MIN_
             if allow_skip or budget // G == p.size:
                 candidates.append(n)
     candidates += [check_allocation(s, p.size) for s in starts]
-    scale = max(float(np.median(f_table[f_table > 0])) / float(np.median(h_table[h_table > 0])), 1e-12) \
-        if np.any(h_table > 0) and np.any(f_table > 0) else 1.0
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # subnormal pass rates: f/h may overflow
+        scale = float(np.median(f_table[f_table > 0])) / float(np.median(h_table[h_table > 0])) \
+            if np.any(h_table > 0) and np.any(f_table > 0) else 1.0
+    scale = float(np.clip(scale, 1e-12, 1e12)) if np.isfinite(scale) else 1.0
     candidates += [solve(scale * x) for x in np.geomspace(1e-2, 1e2, 5)]
     candidates.sort(key=score, reverse=True)
     best, best_score = candidates[0], score(candidates[0])
@@ -379,11 +384,15 @@ def recommended_group_size(pass_rates: ArrayLike, budget: int, group_sizes: tupl
                            estimator: str = "grpo", std: str = "sample") -> int:
     """argmax_G gain of uniform G at budget B (:func:`uniform_statistics`, with replacement when B/G > P)."""
     p = check_pass_rates(pass_rates)
+    budget = _check_int("budget", budget, MIN_GROUP)
+    if (not isinstance(group_sizes, (tuple, list)) or not group_sizes or any(
+            isinstance(G, bool) or not isinstance(G, (int, np.integer)) or G < MIN_GROUP for G in group_sizes)):
+        raise ValueError(f"group_sizes={group_sizes!r} must be a non-empty sequence of integers >= {MIN_GROUP}")
     gains = {}
     for G in group_sizes:
         if budget % G == 0:
             gains[G] = uniform_statistics(p, G, budget, replace=budget // G > p.size, estimator=estimator,
                                           std=std).gain
     if not gains:
-        raise ValueError(f"budget={budget} is a multiple of none of group_sizes={group_sizes}")
+        raise ValueError(f"budget={budget} must be a multiple of one of group_sizes={group_sizes}")
     return max(gains, key=gains.__getitem__)

@@ -70,8 +70,8 @@ def binary_contrastive_weights(k: int, G: int, std: str = "population") -> tuple
     all three times sqrt((G-1)/G) for sample std, pk = k/G; the group update
     is scale * (mean positive score - mean negative score) (TT-1)."""
     G = check_group_size("G", G)
-    if not 0 < k < G:
-        raise ValueError(f"k={k!r} must satisfy 0 < k < G={G} (a silent group has no contrast)")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 < k < G:
+        raise ValueError(f"k={k!r} must be an integer with 0 < k < G={G} (a silent group has no contrast)")
     check_choice("std", std, ("population", "sample"))
     pk = k / G
     a_plus, a_minus, scale = np.sqrt((1 - pk) / pk), -np.sqrt(pk / (1 - pk)), np.sqrt(pk * (1 - pk))
@@ -86,4 +86,8 @@ def dpo_pair_weight(h_pos: ArrayLike, h_neg: ArrayLike, beta: float) -> NDArray[
     beta = check_nonnegative("beta", beta)
     h_pos = check_finite_array("h_pos", h_pos).astype(np.float64)
     h_neg = check_finite_array("h_neg", h_neg).astype(np.float64)
+    try:
+        np.broadcast_shapes(h_pos.shape, h_neg.shape)
+    except ValueError:
+        raise ValueError(f"h_pos has shape {h_pos.shape} and h_neg {h_neg.shape}; they must broadcast") from None
     return beta * expit(beta * (h_neg - h_pos))

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from theory.advantages import ESTIMATORS, group_advantages
-from theory.validation import check_choice
+from theory.validation import check_choice, check_finite_array
 
 ALL_ESTIMATORS = (*ESTIMATORS, "grpovi")
 
@@ -37,10 +37,14 @@ def compute_advantages(
     check_choice("estimator", estimator, ALL_ESTIMATORS)
     if estimator != "grpovi":
         return group_advantages(rewards, estimator, std, eps)
-    if reward_range is None:
-        raise ValueError("reward_range=(lo, hi) is required for estimator='grpovi'")
-    from theory.grpovi import adjust_rewards
+    from theory.grpovi import adjust_rewards, check_reward_range
 
-    lo, hi = reward_range
+    shape = check_finite_array("rewards", rewards, min_last_axis=2).shape
+    if not isinstance(reward_range, (tuple, list)) or len(reward_range) != 2:
+        raise ValueError(f"reward_range={reward_range!r} must be a pair (lo, hi) for estimator='grpovi'")
+    lo, hi = check_reward_range(*reward_range, name="reward_range")
+    if ref_log_probs is not None and check_finite_array("ref_log_probs", ref_log_probs).shape != shape:
+        raise ValueError(f"ref_log_probs has shape {np.shape(ref_log_probs)}; it must have the shape of rewards, "
+                         f"{shape}")
     adjusted = adjust_rewards(rewards, lo=lo, hi=hi, ties=ties, log_probs=ref_log_probs)
     return group_advantages(adjusted, "grpo", std, eps)

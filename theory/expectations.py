@@ -26,6 +26,7 @@ from theory.validation import (
     check_group_size,
     check_nonnegative,
     check_probability,
+    check_real,
 )
 
 GROUP_ESTIMATORS = tuple(e for e in ESTIMATORS if e != "grpo_batch_std")
@@ -83,7 +84,12 @@ def limit_expected_advantage(p: ArrayLike, reward: ArrayLike) -> NDArray[np.floa
     p = check_probability("p", p)
     if np.any((p <= 0) | (p >= 1)):
         raise ValueError("p must lie in the open interval (0, 1) for the G -> infinity limit")
-    return (np.asarray(reward, dtype=np.float64) - p) / np.sqrt(p * (1 - p))
+    reward = check_finite_array("reward", reward).astype(np.float64)
+    try:
+        np.broadcast_shapes(reward.shape, p.shape)
+    except ValueError:
+        raise ValueError(f"reward has shape {reward.shape}; it must broadcast with p's {p.shape}") from None
+    return (reward - p) / np.sqrt(p * (1 - p))
 
 
 def two_grpo_scale(std: str = "sample", eps: float = 0.0) -> float:
@@ -112,6 +118,6 @@ def expected_pair_advantage(
     probs = check_distribution("probs", probs)
     if probs.shape != values.shape:
         raise ValueError(f"probs has shape {probs.shape}; it must match values {values.shape}")
-    reward = float(check_finite_array("reward", reward))
+    reward = check_real("reward", reward)
     pairs = np.stack([np.full_like(values, reward), values], axis=-1)
     return float(probs @ group_advantages(pairs, "grpo", std, eps)[:, 0])

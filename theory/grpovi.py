@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from theory.validation import check_choice, check_finite_array
+from theory.validation import check_choice, check_finite_array, check_real
 
 TIES = ("split", "keep")
 BUCKET_MIN_N = 1 << 12
@@ -44,10 +44,17 @@ fractional mass that close to 0 or to its block's weight lands exactly on lo or 
 otherwise returns lo + 1e-17 or hi - 1e-16 there), and a response lighter than it is weightless."""
 
 
-def _check_range(lo: float, hi: float) -> tuple[float, float]:
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise ValueError(f"lo={lo!r}, hi={hi!r}: the reward range needs finite lo < hi")
-    return float(lo), float(hi)
+def check_reward_range(lo: float, hi: float, name: str | None = None) -> tuple[float, float]:
+    """Finite lo < hi whose width hi - lo is finite too (the solver divides by it); errors name ``lo`` and
+    ``hi``, or ``name`` when the range is one argument (``reward_range``)."""
+    try:
+        lo, hi = check_real("lo", lo), check_real("hi", hi)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}" if name else str(exc)) from None
+    if not (lo < hi and np.isfinite(hi - lo)):
+        given = f"{name}=({lo!r}, {hi!r})" if name else f"lo={lo!r}, hi={hi!r}"
+        raise ValueError(f"{given}: the reward range must have lo < hi and a finite width hi - lo")
+    return lo, hi
 
 
 def _check_rewards(rewards: ArrayLike, lo: float, hi: float) -> NDArray[np.float64]:
@@ -126,7 +133,7 @@ def adjust_rewards(
     weights.
     """
     check_choice("ties", ties, TIES)
-    lo, hi = _check_range(lo, hi)
+    lo, hi = check_reward_range(lo, hi)
     r = _check_rewards(rewards, lo, hi)
     weights = group_weights(r.shape, probs, log_probs)
     shape, n = r.shape, r.shape[-1]
@@ -311,10 +318,10 @@ def adjust_rewards_reference(
     slow reference of ``grpo-verify bench grpovi``, not for training.
     """
     check_choice("ties", ties, TIES)
-    lo, hi = _check_range(lo, hi)
+    lo, hi = check_reward_range(lo, hi)
     r = _check_rewards(rewards, lo, hi)
     if r.ndim != 1:
-        raise ValueError(f"rewards has shape {r.shape}; the reference solves one group, shape (n,)")
+        raise ValueError(f"rewards has shape {r.shape}; it must be one group, shape (n,) (the reference solves one)")
     n = r.shape[0]
     weights = group_weights(r.shape, probs, log_probs)
     w = np.full(n, 1.0 / n) if weights is None else weights

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from evidence.io import atomic_write_json, atomic_write_text, jsonable
+from evidence.io import atomic_path, atomic_write_json, atomic_write_text, jsonable
 from evidence.record import Evidence, Verdict
 from evidence.verdicts import Decision, decide_mean, decide_ratio
 from gpu_runs.engines.run_log import RunLog, SilentComparison, compare_silent_shares
@@ -188,8 +188,8 @@ def plot_runs(runs: dict[str, RunLog], silent: dict[str, SilentComparison | None
     axes[0, 0].set_ylabel("mean reward")
     axes[1, 1].set_ylabel("share of groups")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
     return path
 

@@ -99,19 +99,24 @@ def evaluate_policy(model: GPT, task: TaskConfig, problems: Sequence[Problem], *
 
 
 def probe_pass_rates(model: GPT, task: TaskConfig, problems: Sequence[Problem], *, k: int, max_new_tokens: int,
-                     temperature: float, top_p: float, seed: int,
-                     group_sizes: Sequence[int]) -> dict[str, Any]:
-    """Successes of k samples per probe prompt (training prompts), their mean pass rate, and the
-    predicted silent-group share E[p^G + (1 - p)^G] for each G (unbiased, :func:`silent_probability_estimate`)."""
+                     temperature: float, top_p: float, seed: int, group_sizes: Sequence[int],
+                     reward_kind: str = "binary") -> dict[str, Any]:
+    """Successes c of k samples per probe prompt (training prompts), their mean pass rate c / k, the
+    mean ``reward_kind`` reward, and the predicted silent-group share E[p^G + (1 - p)^G] for each G
+    (unbiased, :func:`silent_probability_estimate`)."""
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
-    passed, _ = sample_problems(model, CharTokenizer(), task, problems, group_size=k, max_new_tokens=max_new_tokens,
-                                generator=generator, temperature=temperature, top_p=top_p, batch_prompts=256)
+    passed, reward = sample_problems(model, CharTokenizer(), task, problems, group_size=k,
+                                     max_new_tokens=max_new_tokens, generator=generator, temperature=temperature,
+                                     top_p=top_p, batch_prompts=256, reward_kind=reward_kind)
     successes = passed.sum(axis=1).astype(np.int64)
     return {
         "samples": k,
         "prompts": len(problems),
         "mean_pass_rate": float(successes.mean() / k),
+        "mean_reward": float(reward.mean()),
+        "reward_kind": reward_kind,
+        "successes": successes.tolist(),
         "successes_histogram": np.bincount(successes, minlength=k + 1).tolist(),
         "predicted_silent": {str(G): float(silent_probability_estimate(successes, k, G).mean())
                              for G in group_sizes if G <= k},

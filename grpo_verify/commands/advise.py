@@ -13,55 +13,79 @@ from pathlib import Path
 
 import numpy as np
 
+from grpo_verify.commands.common import SEED, check_out_file, integer, pathname, read_input_text
+
 HELP = "recommend a group size and a rollout allocation from pass rates (BY-3), vs Knapsack RL and VIP"
 MEASURE = {"steps": 10, "seeds": 8, "tuning_seeds": 2, "lrs": (16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0),
            "max_prompts": 64, "max_group": 16, "kind": "log-linear"}
 """``--measure``: updates, evaluation and tuning seeds, lr grid, largest batch, largest group, test bed."""
+MAX_GROUP = 256
+"""Largest --max-group: the exact moments of groups up to G cost O(G^3) (256: about a second; 1024: a minute)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--pass-rates", type=Path, metavar="FILE",
+    source.add_argument("--pass-rates", type=pathname, metavar="FILE",
                         help="per-prompt pass rates in [0, 1]: JSON (a list, or an object with 'pass_rates') or "
                              "text (numbers separated by commas, spaces or lines; # comments)")
-    source.add_argument("--run", dest="run_dir", type=Path, metavar="RUN_DIR",  # args.run is the command's
+    source.add_argument("--run", dest="run_dir", type=pathname, metavar="RUN_DIR",  # args.run is the command's
                         help="a TRL or verl run (as for ingest): pass rate = successes / rollouts per prompt")
-    parser.add_argument("--budget-rollouts", type=int, required=True, metavar="N", help="rollouts per update")
-    parser.add_argument("--batch-prompts", type=int,
+    parser.add_argument("--budget-rollouts", type=integer(2), required=True, metavar="N",
+                        help="rollouts per update, an even number (every uniform G in 2, 4, 8, 16 that divides it is "
+                             "compared)")
+    parser.add_argument("--batch-prompts", type=integer(1),
                         help="prompts in the batch the allocators split N over (default: all when there are at "
                              "most N/2, else N/4 drawn from them)")
-    parser.add_argument("--max-group", type=int, default=64, help="largest group an allocator may give (default: 64)")
+    parser.add_argument("--max-group", type=integer(2, MAX_GROUP), default=64,
+                        help=f"largest group an allocator may give, in [2, {MAX_GROUP}] (default: 64)")
     parser.add_argument("--measure", action="store_true",
                         help="also train the test bed (log-linear policy, 2 answers, these pass rates) with each "
                              "arm and report reward gained per 1,000 rollouts with 95%% CIs (minutes)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the batch draw and --measure (default: 0)")
-    parser.add_argument("--json", type=Path, help="also write the advice as JSON")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed of the batch draw and --measure (default: 0)")
+    parser.add_argument("--json", type=pathname, help="also write the advice as JSON")
 
 
 def read_pass_rates(path: Path) -> np.ndarray:
     """Pass rates from a JSON or text file (see --pass-rates)."""
-    if not path.is_file():
-        raise ValueError(f"--pass-rates={str(path)!r} is not a file")
-    text = path.read_text(encoding="utf-8")
+    text = read_input_text("--pass-rates", path)
+    allowed = f"--pass-rates={str(path)!r} must hold one or more numbers in [0, 1]"
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
-        data = [float(x) for x in re.split(r"[,\s]+", re.sub(r"#.*", "", text)) if x]
+    except (json.JSONDecodeError, RecursionError):
+        words = [x for x in re.split(r"[,\s]+", re.sub(r"#.*", "", text)) if x]
+        try:
+            data = [float(x) for x in words]
+        except ValueError:
+            bad = next(x for x in words if not _is_float(x))
+            raise ValueError(f"{allowed} (JSON, or text of numbers); {bad[:20]!r} is neither") from None
     if isinstance(data, dict):
         if "pass_rates" not in data:
             raise ValueError(f"--pass-rates={str(path)!r}: a JSON object must have a 'pass_rates' list")
         data = data["pass_rates"]
-    values = np.asarray(data, dtype=np.float64)
-    if values.ndim != 1 or values.size == 0 or not np.all((values >= 0) & (values <= 1)):
-        raise ValueError(f"--pass-rates={str(path)!r} must hold one or more numbers in [0, 1]")
-    return values
+    if not isinstance(data, list) or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in data):
+        raise ValueError(f"{allowed}, as a flat JSON list (or an object whose 'pass_rates' is one)")
+    if not data or not all(0 <= x <= 1 for x in data):  # in Python: NaN fails, a 400-digit integer too
+        raise ValueError(allowed)
+    return np.asarray(data, dtype=np.float64)
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def run_pass_rates(path: Path) -> np.ndarray:
     """successes / rollouts of each prompt of a run's logged groups."""
     from grpo_verify.commands.ingest import read_run
 
-    counts = read_run(path, None, None).prompt_pass_rates()
+    run = read_run(path, None, None, option="--run")
+    try:
+        counts = run.prompt_pass_rates()
+    except ValueError as exc:
+        raise ValueError(f"--run={str(path)!r} must log per-prompt verifier rewards: {exc}") from None
     if not counts:
         raise ValueError(f"--run={str(path)!r} logged no per-prompt rewards (TRL: log_completions=True; verl: "
                          "trainer.rollout_data_dir)")
@@ -89,15 +113,18 @@ def run(args: argparse.Namespace) -> int:
     from simulations import advise as sim
 
     budget = args.budget_rollouts
-    if budget < 2:
-        raise ValueError(f"--budget-rollouts={budget} must be an integer >= 2")
-    if args.max_group < 2:
-        raise ValueError(f"--max-group={args.max_group} must be an integer >= 2")
+    if budget % 2:
+        raise ValueError(f"--budget-rollouts={budget} must be an even integer >= 2 (uniform G = 2 must divide it)")
+    if args.json:
+        check_out_file("--json", args.json)
     pool = read_pass_rates(args.pass_rates) if args.pass_rates else run_pass_rates(args.run_dir)
     batch = choose_batch(pool, budget, args.batch_prompts, args.seed)
     if budget > args.max_group * batch.size:
         raise ValueError(f"--budget-rollouts={budget} must be <= --max-group x batch prompts = "
                          f"{args.max_group * batch.size}")
+    if args.measure and batch.size > MEASURE["max_prompts"]:
+        raise ValueError(f"--measure trains on every prompt of the batch: --batch-prompts={batch.size} must be <= "
+                         f"{MEASURE['max_prompts']}")
     advice = sim.advise(pool, budget, batch=batch, max_group=args.max_group)
     header = f"{'':<34} {'silent':>7} {'nonzero':>8} {'SNR':>8} {'vs G16':>8} {'gain':>7} {'vs G16':>8}"
     print(f"Pass rates: {pool.size} prompts, mean {pool.mean():.3f}, quartiles "
@@ -130,9 +157,6 @@ def measure(batch: np.ndarray, budget: int, seed: int) -> dict[str, dict[str, fl
     """Train the test bed with every arm (:data:`MEASURE`) and print reward gained per 1,000 rollouts."""
     from simulations import advise as sim
 
-    if batch.size > MEASURE["max_prompts"]:
-        raise ValueError(f"--measure trains on every prompt of the batch: --batch-prompts={batch.size} must be <= "
-                         f"{MEASURE['max_prompts']}")
     arms = {f"uniform G={G}": sim.uniform_arm(G, budget) for G in sim.GROUP_SIZES if budget % G == 0}
     arms |= {sim.ALLOCATOR_TITLES[name]: sim.allocator_arm(name, budget, max_group=MEASURE["max_group"])
              for name in sim.ALLOCATORS if name != "variance" or budget >= 2 * batch.size}

@@ -10,7 +10,7 @@ from pathlib import Path
 from evidence.io import atomic_write_json
 from evidence.record import RunContext
 from grpo_verify.bench import BenchReport
-from grpo_verify.commands.common import command_line
+from grpo_verify.commands.common import check_out_file, command_line, pathname
 from grpo_verify.report import run_metadata
 
 HELP = "benchmarks, measured side by side in one run (grpovi, simulate, rollouts, step)"
@@ -25,7 +25,7 @@ BENCHMARKS = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", choices=sorted(BENCHMARKS), help="which benchmark")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
-    parser.add_argument("--json", type=Path, help="also write the table (with machine metadata) to this JSON file")
+    parser.add_argument("--json", type=pathname, help="also write the table (with machine metadata) to this JSON file")
 
 
 def format_report(report: BenchReport) -> str:
@@ -39,6 +39,8 @@ def format_report(report: BenchReport) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.json:
+        check_out_file("--json", args.json)  # before the benchmark runs, not after
     meta = run_metadata(RunContext(budget="smoke", out_dir=Path(".")), command_line())  # before: the code that runs
     report: BenchReport = importlib.import_module(BENCHMARKS[args.name]).run(quick=args.quick)
     print(format_report(report))

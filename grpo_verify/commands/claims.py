@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     form.add_argument("--json", action="store_true", help="print JSON instead of text")
     form.add_argument("--markdown", action="store_true",
                       help="print docs/CLAIMS.md (`grpo-verify claims --markdown > docs/CLAIMS.md`)")
+    form.add_argument("--readme", action="store_true",
+                      help="print README's verdict tables, rendered from the committed results "
+                           "(grpo_verify.readme_tables); paste each between its markers in README.md")
     parser.add_argument("--verbose", "-v", action="store_true", help="also print each full statement (text form)")
 
 
@@ -37,6 +40,12 @@ def render_markdown(claims: Sequence[Claim] = CLAIMS) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.readme:
+        from grpo_verify.readme_tables import rendered_blocks
+
+        for name, block in rendered_blocks().items():
+            print(f"<!-- BEGIN {name} -->\n{block}\n<!-- END {name} -->\n")
+        return 0
     if args.markdown:
         print(render_markdown(), end="")
         return 0

@@ -15,6 +15,7 @@ from typing import Any
 from gpu_runs.config import DEVICES, PRESETS, TrainConfig, preset, with_group_size
 from gpu_runs.tasks import REWARDS, TASKS
 from grpo_verify.commands import llm_experiment
+from grpo_verify.commands.common import SEED, check_out_dir, integer, option_names, pathname, real
 from theory.advantages import STD_MODES
 from theory.estimators import ALL_ESTIMATORS
 
@@ -32,36 +33,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                        "group size with the same rollouts per step. A run directory that holds a "
                                        "checkpoint of the same config is resumed.")
     train.add_argument("--preset", choices=list(PRESETS), default="tiny", help=PRESET_HELP)
-    train.add_argument("--group-size", "-G", type=int, nargs="+", default=[2, 16], metavar="G",
+    train.add_argument("--group-size", "-G", type=integer(2), nargs="+", default=[2, 16], metavar="G",
                        help="group sizes to train, one run each (default: 2 16)")
-    train.add_argument("--rollouts-per-step", type=int, metavar="N",
+    train.add_argument("--rollouts-per-step", type=integer(2), metavar="N",
                        help="rollouts per generation batch, so prompts per step = N / G (default: the preset's)")
-    train.add_argument("--rollouts-per-minibatch", type=int, metavar="N",
+    train.add_argument("--rollouts-per-minibatch", type=integer(2), metavar="N",
                        help="rollouts per optimizer step, so prompts per mini-batch = N / G (default: the preset's)")
-    train.add_argument("--steps", type=int, help="RL steps (default: the preset's)")
-    train.add_argument("--lr", type=float, help="AdamW learning rate of the RL phase (default: the preset's)")
+    train.add_argument("--steps", type=integer(1), help="RL steps (default: the preset's)")
+    train.add_argument("--lr", type=real(0.0, low_open=True),
+                       help="AdamW learning rate of the RL phase (default: the preset's)")
     train.add_argument("--estimator", choices=ALL_ESTIMATORS, help="advantage estimator (default: grpo)")
     train.add_argument("--std", choices=STD_MODES, help="std of the grpo estimator (default: sample)")
-    train.add_argument("--loss-type", help="loss aggregation, TRL's names: grpo, bnpo, dr_grpo, dapo (default: grpo)")
-    train.add_argument("--eps-low", type=float, help="lower clip range of the ratio (default: 0.2)")
-    train.add_argument("--eps-high", type=float, help="upper clip range of the ratio (default: 0.28)")
-    train.add_argument("--beta", type=float, help="k3 KL coefficient to the warm start (default: 0)")
-    train.add_argument("--ppo-epochs", type=int, help="passes over each generation batch (default: 1)")
+    train.add_argument("--loss-type", type=loss_type,
+                       help="loss aggregation, TRL's names: grpo, bnpo, dr_grpo, dapo (default: grpo)")
+    train.add_argument("--eps-low", type=real(0.0, 1.0, high_open=True),
+                       help="lower clip range of the ratio, in [0, 1) (default: 0.2)")
+    train.add_argument("--eps-high", type=real(0.0), help="upper clip range of the ratio, >= 0 (default: 0.28)")
+    train.add_argument("--beta", type=real(0.0), help="k3 KL coefficient to the warm start, >= 0 (default: 0)")
+    train.add_argument("--ppo-epochs", type=integer(1), help="passes over each generation batch (default: 1)")
     train.add_argument("--resample-silent", action="store_true",
                        help="2-GRPO+RS: replace silent groups by fresh prompts' groups, up to the rollout cap")
     train.add_argument("--task", choices=TASKS, default="addition", help="task (default: addition)")
     train.add_argument("--reward", choices=REWARDS,
                        help="binary verifier, partial credit or format (default: binary)")
     train.add_argument("--device", choices=DEVICES, help=DEVICE_HELP)
-    train.add_argument("--threads", type=int, help="torch threads on CPU, 0 for every available core (default: 0)")
-    train.add_argument("--seed", type=int, default=0, help="RL seed; the warm start keeps its own (default: 0)")
-    train.add_argument("--out", type=Path, default=Path("out/llm"),
+    train.add_argument("--threads", type=integer(0),
+                       help="torch threads on CPU, 0 for every available core (default: 0)")
+    train.add_argument("--seed", type=SEED, default=0, help="RL seed; the warm start keeps its own (default: 0)")
+    train.add_argument("--out", type=pathname, default=Path("out/llm"),
                        help="folder of the run directories (default: out/llm)")
-    train.add_argument("--cache-dir", type=Path, default=Path("out/warmstarts"),
+    train.add_argument("--cache-dir", type=pathname, default=Path("out/warmstarts"),
                        help="warm-start cache, shared by every run (default: out/warmstarts)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     experiment = sub.add_parser("experiment", help=llm_experiment.HELP, description=llm_experiment.HELP)
     llm_experiment.add_arguments(experiment)
+
+
+def loss_type(value: str) -> str:
+    """argparse type of --loss-type: one of gpu_runs.losses.LOSS_TYPES (imported only when given: torch)."""
+    from gpu_runs.losses import LOSS_TYPES
+
+    if value not in LOSS_TYPES:
+        raise argparse.ArgumentTypeError(f"invalid choice: {value!r} (choose from {', '.join(LOSS_TYPES)})")
+    return value
 
 
 OVERRIDES = ("steps", "lr", "estimator", "std", "loss_type", "eps_low", "eps_high", "beta", "ppo_epochs",
@@ -74,7 +88,41 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     changes: dict[str, Any] = {name: getattr(args, name) for name in OVERRIDES if getattr(args, name) is not None}
     if args.resample_silent:
         changes["resample_silent"] = True
-    return dataclasses.replace(config, **changes)
+    with option_names(**{name: "--" + name.replace("_", "-") for name in OVERRIDES}):
+        return dataclasses.replace(config, **changes)
+
+
+def build_arms(args: argparse.Namespace) -> list[TrainConfig]:
+    """One config per --group-size, every constraint between the options checked, with their names, before
+    anything trains."""
+    check_out_dir("--out", args.out)
+    check_out_dir("--cache-dir", args.cache_dir)
+    sizes = args.group_size
+    if len(set(sizes)) < len(sizes):
+        raise ValueError(f"--group-size={' '.join(map(str, sizes))} names a group size twice; each size is one run")
+    base = build_config(args)
+    per_step = args.rollouts_per_step or base.rollouts_per_step
+    per_minibatch = args.rollouts_per_minibatch or base.prompts_per_minibatch * base.group_size
+    for option, value, given in (("--rollouts-per-step", per_step, args.rollouts_per_step),
+                                 ("--rollouts-per-minibatch", per_minibatch, args.rollouts_per_minibatch)):
+        odd = [G for G in sizes if value % G]
+        if odd:
+            raise ValueError(f"{option}={value}{'' if given else ' (the preset default)'} must be a multiple of "
+                             f"every --group-size; {', '.join(map(str, odd))} does not divide it")
+    if per_step % per_minibatch:
+        raise ValueError(f"--rollouts-per-minibatch={per_minibatch} must divide --rollouts-per-step={per_step} "
+                         "(each generation batch is split into whole mini-batches)")
+    train_size = base.warm_start.task.train_size
+    if per_step // min(sizes) > train_size:
+        raise ValueError(f"--rollouts-per-step={per_step} / --group-size={min(sizes)} = {per_step // min(sizes)} "
+                         f"prompts per step must be <= the {train_size} training prompts of --preset {args.preset}")
+    cap = base.resample_rollouts_per_prompt
+    if args.resample_silent and max(sizes) > cap:
+        raise ValueError(f"--group-size={max(sizes)} must be <= {cap} with --resample-silent, which caps the "
+                         f"rollouts per prompt at {cap} (16-GRPO's)")
+    # Without resampling the cap is unused; a group larger than it raises the cap of that arm alone.
+    return [with_group_size(base if G <= cap else dataclasses.replace(base, resample_rollouts_per_prompt=G), G,
+                            per_step, per_minibatch) for G in sizes]
 
 
 def run_name(config: TrainConfig) -> str:
@@ -95,10 +143,8 @@ def format_histogram(histogram: dict[str, Any]) -> list[str]:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    arms = build_arms(args)
     from gpu_runs.trainer import train  # imports torch: only when training
-
-    base = build_config(args)
-    arms = [with_group_size(base, G, args.rollouts_per_step, args.rollouts_per_minibatch) for G in args.group_size]
     summaries = []
     for config in arms:
         run_dir = args.out / run_name(config)

@@ -7,7 +7,7 @@ import argparse
 
 from evidence.record import METHODS, RunContext
 from grpo_verify.claims import CLAIMS
-from grpo_verify.commands.common import add_run_options, claim_id, command_line
+from grpo_verify.commands.common import add_run_options, check_out_dir, claim_id, command_line
 from grpo_verify.report import report_kinds, verdict_counts, write_report
 from grpo_verify.runner import select_checks
 
@@ -25,13 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_out_dir("--out", args.out)
     claims = [c for c in CLAIMS if (args.only is None or c.id in args.only) and c.id not in args.skip]
     if not claims:
-        raise ValueError("--skip: every claim chosen by --only is skipped; nothing to check")
+        raise ValueError("--skip: every claim chosen by --only is skipped; it must leave at least one claim to check")
     calls = select_checks([c.id for c in claims], args.kind)
     if not calls:
         raise ValueError(f"--kind: the chosen claims have no check of kind {', '.join(args.kind)}; "
-                         f"their kinds: {', '.join(report_kinds(claims))}")
+                         f"their kinds: {', '.join(report_kinds(claims))} (must be among them)")
     ctx = RunContext(budget=args.budget, out_dir=args.out, seed=args.seed)
     payload = write_report(ctx, calls, command_line(), claims)
     kinds = report_kinds(claims)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from evidence.record import RunContext
-from grpo_verify.commands.common import add_run_options, checks_of_kind, claim_id, run_and_print
+from grpo_verify.commands.common import add_run_options, check_out_dir, checks_of_kind, claim_id, run_and_print
 
 HELP = ("run the Monte Carlo studies: the simulation checks of the claims table, for the given claims "
         "(default: every claim with one). The old `simulate gradients|training` split is gone: name claim ids.")
@@ -17,7 +17,7 @@ def study_claim_id(value: str) -> str:
     """A claim id; the names of the old split get a message that says what replaced them."""
     if value in OLD_STUDIES:
         raise argparse.ArgumentTypeError(f"'simulate {value}' is gone: give claim ids (e.g. TT-6) or none for "
-                                         "every simulation check; `grpo-verify claims` lists them")
+                                         "every simulation check; each must be an id `grpo-verify claims` lists")
     return claim_id(value)
 
 
@@ -29,5 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     calls = checks_of_kind("simulation", args.claim_ids)
+    check_out_dir("--out", args.out)
     ctx = RunContext(budget=args.budget, out_dir=args.out, seed=args.seed)
     return run_and_print(calls, ctx)
