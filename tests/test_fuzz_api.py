@@ -695,3 +695,10 @@ def test_found_by_fuzzing(bug: str) -> None:
     with pytest.raises(ValueError) as info:
         call()
     assert message in str(info.value)
+
+
+def test_found_by_fuzzing_gain_allocation_of_subnormal_pass_rates_meets_the_budget() -> None:
+    """Valid input the fuzzing found failing: pass rates of 1e-308 made the lambda grid's scale overflow, and the
+    knapsack refused its own NaN values ('values must be finite')."""
+    n = allocation.gain_allocation(np.array([0.5, 1.11253693e-308, 1.11253693e-308]), 4, min_group=2, max_group=3)
+    assert int(n.sum()) == 4 and set(n.tolist()) <= {0, 2, 3}
