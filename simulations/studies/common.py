@@ -22,11 +22,21 @@ from numpy.typing import ArrayLike
 from evidence.io import atomic_write_json, jsonable
 from evidence.record import BUDGETS, RunContext
 from evidence.verdicts import Decision, decide, decide_mean
+from simulations.environments import PASS_RATE_DISTRIBUTIONS
 from theory.statistics import mean_ci
 from theory.validation import check_choice
 
 GRADIENTS_FOLDER = "sim-gradients"
 """Subfolder of the report folder for the gradient studies (TT-4, TT-5, TT-6, TT-8)."""
+STUDY_POOLS = {
+    "smoke": {"bandit": 16, "log-linear": 16, "autoregressive": 8, "bandit-continuous": 16},
+    "default": {"bandit": 128, "log-linear": 128, "autoregressive": 64, "bandit-continuous": 128},
+    "full": {"bandit": 256, "log-linear": 256, "autoregressive": 128, "bandit-continuous": 256},
+}
+"""Prompts per study environment by budget: TT-5 and TT-6 measure the same environments."""
+STUDY_DISTRIBUTIONS = {"smoke": ("hard",), "default": tuple(PASS_RATE_DISTRIBUTIONS),
+                       "full": tuple(PASS_RATE_DISTRIBUTIONS)}
+"""Pass-rate distributions of the study environments by budget (TT-5 and TT-6)."""
 TRAINING_FOLDER = "sim-training"
 """Subfolder of the report folder for the training studies (TT-9, VI-3, RZ-1, BY-2, BY-3, DR-1)."""
 

@@ -28,10 +28,12 @@ from tqdm.auto import tqdm
 
 from evidence.record import Evidence, RunContext
 from simulations.engine import CHUNK_FLOATS, BlockSums, UpdateRule, batch_updates, exact_group_moments, run_chunked
-from simulations.environments import PASS_RATE_DISTRIBUTIONS, STUDY_ENVIRONMENTS, Environment, make_environment
+from simulations.environments import STUDY_ENVIRONMENTS, Environment, make_environment
 from simulations.plotting import band, color, finish, key_legend, log2_axis, new_figure, save_figure
 from simulations.studies.common import (
     GRADIENTS_FOLDER,
+    STUDY_DISTRIBUTIONS,
+    STUDY_POOLS,
     Outcome,
     StudyContext,
     all_of,
@@ -67,13 +69,8 @@ class Sizes:
     distributions: tuple[str, ...]
 
 
-SIZES = {
-    "smoke": Sizes(1_000, {"bandit": 16, "log-linear": 16, "autoregressive": 8, "bandit-continuous": 16}, ("hard",)),
-    "default": Sizes(10_000, {"bandit": 128, "log-linear": 128, "autoregressive": 64, "bandit-continuous": 128},
-                     tuple(PASS_RATE_DISTRIBUTIONS)),
-    "full": Sizes(100_000, {"bandit": 256, "log-linear": 256, "autoregressive": 128, "bandit-continuous": 256},
-                  tuple(PASS_RATE_DISTRIBUTIONS)),
-}
+SIZES = {budget: Sizes(count, STUDY_POOLS[budget], STUDY_DISTRIBUTIONS[budget])
+         for budget, count in (("smoke", 1_000), ("default", 10_000), ("full", 100_000))}
 
 
 def _derived(var_p: float, var_n: float, cov: float, cov_random: float) -> dict[str, float]:

@@ -39,10 +39,12 @@ from simulations.engine import (
     expected_update_weights,
     simulate_update_statistics,
 )
-from simulations.environments import PASS_RATE_DISTRIBUTIONS, STUDY_ENVIRONMENTS, Environment, make_environment
+from simulations.environments import STUDY_ENVIRONMENTS, Environment, make_environment
 from simulations.plotting import band, color, finish, log2_axis, new_figure, save_figure
 from simulations.studies.common import (
     GRADIENTS_FOLDER,
+    STUDY_DISTRIBUTIONS,
+    STUDY_POOLS,
     Outcome,
     StudyContext,
     all_of,
@@ -82,13 +84,8 @@ class Sizes:
     distributions: tuple[str, ...]
 
 
-SIZES = {
-    "smoke": Sizes(100, {"bandit": 16, "log-linear": 16, "autoregressive": 8, "bandit-continuous": 16}, ("hard",)),
-    "default": Sizes(1_000, {"bandit": 128, "log-linear": 128, "autoregressive": 64, "bandit-continuous": 128},
-                     tuple(PASS_RATE_DISTRIBUTIONS)),
-    "full": Sizes(10_000, {"bandit": 256, "log-linear": 256, "autoregressive": 128, "bandit-continuous": 256},
-                  tuple(PASS_RATE_DISTRIBUTIONS)),
-}
+SIZES = {budget: Sizes(count, STUDY_POOLS[budget], STUDY_DISTRIBUTIONS[budget])
+         for budget, count in (("smoke", 100), ("default", 1_000), ("full", 10_000))}
 
 
 def exact_cosine(env: Environment, G: int) -> float | None:
