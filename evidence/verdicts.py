@@ -25,6 +25,7 @@ from numpy.typing import ArrayLike
 
 from evidence.record import Verdict
 from theory import statistics
+from theory.validation import check_integer, check_real, check_real_array
 
 
 @dataclass(frozen=True)
@@ -67,11 +68,25 @@ class Decision:
         return {**asdict(self), "verdict": self.verdict.value}
 
 
+def _check_bound(name: str, value: float | None) -> None:
+    """An estimate or an end of an interval: a real number (an infinite end too) or None (undefined,
+    unbounded); never NaN, text or an array."""
+    if value is not None and math.isnan(check_real(name, value, finite=False)):
+        raise ValueError(f"{name}=nan must be a real number or None (unbounded)")
+
+
 def decide(estimate: float | None, low: float | None, high: float | None, threshold: float, *, n: int,
            at_least: bool = True, seeds_needed: int | None = None) -> Decision:
-    """Three-way verdict of an interval [low, high] (None: unbounded) against ``threshold``."""
-    if not math.isfinite(threshold):
-        raise ValueError(f"threshold={threshold!r} must be a finite number")
+    """Three-way verdict of an interval [low, high] (None: unbounded) against ``threshold`` from ``n`` >= 0
+    seeds (0: nothing measured); ``seeds_needed``: None or an integer >= 1."""
+    check_real("threshold", threshold)
+    check_integer("n", n, 0)
+    for name, value in (("estimate", estimate), ("low", low), ("high", high)):
+        _check_bound(name, value)
+    if not isinstance(at_least, (bool, np.bool_)):
+        raise ValueError(f"at_least={at_least!r} must be True (at least the threshold) or False (at most)")
+    if seeds_needed is not None:
+        check_integer("seeds_needed", seeds_needed, 1)
     if low is not None and high is not None and low > high:
         raise ValueError(f"low={low!r} must be <= high={high!r}")
     lo = -math.inf if low is None else low
@@ -87,7 +102,8 @@ def decide(estimate: float | None, low: float | None, high: float | None, thresh
 def decide_mean(values: ArrayLike, threshold: float, *, at_least: bool = True,
                 level: float = statistics.LEVEL) -> Decision:
     """Mean of per-seed ``values`` with its Student-t interval against ``threshold``."""
-    x = np.asarray(values, dtype=np.float64).ravel()
+    check_real("threshold", threshold)
+    x = check_real_array("values", values).ravel()
     if x.size < 2 or not np.all(np.isfinite(x)):
         raise ValueError(f"values={x!r} must hold >= 2 finite numbers (one per seed)")
     mean, half = (float(v) for v in statistics.mean_ci(x, level=level))
@@ -100,9 +116,10 @@ def decide_ratio(numerator: ArrayLike, denominator: ArrayLike, threshold: float,
     """Ratio of means mean(a) / mean(b) with Fieller's interval (paired: the same seeds in both, the
     design of every experiment here) against ``threshold``. The seeds needed come from the linearised
     per-seed values a_s - R b_s, whose mean has standard error |bbar| times the ratio's (delta method)."""
-    a = np.asarray(numerator, dtype=np.float64).ravel()
-    b = np.asarray(denominator, dtype=np.float64).ravel()
-    value, low, high = statistics.fieller_ratio(a, b, paired=paired, level=level)
+    check_real("threshold", threshold)
+    a = check_real_array("numerator", numerator).ravel()
+    b = check_real_array("denominator", denominator).ravel()
+    value, low, high = statistics.fieller_ratio(a, b, paired=paired, level=level)  # finite, paired, level checked
     n = min(a.size, b.size)
     needed = None
     if value is not None and n >= 2:

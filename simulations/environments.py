@@ -40,7 +40,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit, log_softmax, logsumexp
 from scipy.stats import beta as beta_law
 
-from theory.validation import check_choice, check_finite_array, check_nonnegative, check_probability
+from theory.validation import check_choice, check_finite_array, check_nonnegative, check_probability, check_real_array
 
 PASS_RATE_DISTRIBUTIONS: dict[str, tuple[float, float]] = {
     "uniform": (1.0, 1.0),
@@ -80,11 +80,12 @@ def pass_rate_quantiles(distribution: str, num_prompts: int) -> NDArray[np.float
     return beta_law.ppf((np.arange(num_prompts) + 0.5) / num_prompts, a, b)
 
 
-def _check_open_pass_rates(pass_rates: ArrayLike) -> NDArray[np.float64]:
-    p = check_probability("pass_rates", pass_rates)
-    if p.ndim != 1 or p.size == 0 or np.any((p <= 0) | (p >= 1)):
+def _check_open_pass_rates(name: str, pass_rates: ArrayLike) -> NDArray[np.float64]:
+    """Explicit per-prompt pass rates: a non-empty 1-d array in (0, 1) (NaN fails both comparisons)."""
+    p = check_real_array(name, pass_rates)
+    if p.ndim != 1 or p.size == 0 or not np.all((p > 0) & (p < 1)):
         raise ValueError(
-            f"pass_rates={pass_rates!r} must be a non-empty 1-d array in the open interval (0, 1) "
+            f"{name}={pass_rates!r} must be a non-empty 1-d array in the open interval (0, 1) "
             "(a softmax policy with finite logits has 0 < p < 1)"
         )
     return p
@@ -448,7 +449,7 @@ class AutoregressivePolicy(Environment):
 def _targets(distribution: str | ArrayLike, num_prompts: int) -> NDArray[np.float64]:
     if isinstance(distribution, str):
         return pass_rate_quantiles(distribution, num_prompts)
-    return _check_open_pass_rates(distribution)
+    return _check_open_pass_rates("distribution", distribution)
 
 
 def _random_correct(rng: np.random.Generator, P: int, K: int, num_correct: int) -> NDArray[np.bool_]:
@@ -494,6 +495,7 @@ def make_environment(
     """
     check_choice("kind", kind, ENVIRONMENT_KINDS)
     check_choice("rewards", rewards, REWARD_KINDS)
+    seed = _check_positive_int("seed", seed, 0)
     targets = _targets(distribution, num_prompts)
     P = targets.size
     rng = np.random.default_rng(seed)

@@ -15,19 +15,23 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import math
 import os
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_engines_export import verl_source
 
 from evidence.record import Verdict
 from gpu_runs.engines.evidence import RunSummary, compare_evidence, silent_evidence
 from gpu_runs.engines.run_log import Group, RunLog, StepRow, compare_silent_shares, silent_estimate
-from gpu_runs.engines.trl_logs import read_trl_run
-from gpu_runs.engines.verl_logs import ROLLOUT_FIELDS, read_verl_run
+from gpu_runs.engines.trl_logs import CLIP_PREFIX, OPTIONAL_STEP_KEYS, read_trl_run
+from gpu_runs.engines.verl_logs import METRIC_RANGES, ROLLOUT_FIELDS, read_verl_run
 from grpo_verify.cli import main
 from theory.paper import TT9_IMPROVEMENT_RATIO, TT9_SCORE_RATIO
 
@@ -250,7 +254,7 @@ def test_truncated_or_foreign_logs_name_the_missing_field(tmp_path: Path, capsys
     row = json.loads(lines[0])
     del row["score"]
     (verl / "rollouts" / "2.jsonl").write_text(json.dumps(row))
-    with pytest.raises(ValueError, match="rollout 1 lacks 'score'"):
+    with pytest.raises(ValueError, match=r"2\.jsonl:1 \(a rollout\) lacks 'score'"):
         read_verl_run(verl)
 
     assert main(["ingest", str(tmp_path)]) == 2
@@ -261,3 +265,131 @@ def test_run_log_rejects_steps_out_of_order() -> None:
     with pytest.raises(ValueError, match="unique and increasing"):
         RunLog("trl", "x", (StepRow(2, 0.5), StepRow(1, 0.5)))
     assert Group(1, "p", (1.0, 1.0)).silent and not Group(1, "p", (1.0, 0.0)).silent
+
+
+# --- fields of the wrong type or range: the file, the line or entry, the field and what is allowed ------------
+
+NOT_NUMBERS = st.one_of(st.sampled_from([math.nan, math.inf, -math.inf, None, True, [1.0], {}, "1.0", 10**400]),
+                        st.text(max_size=4))
+"""Where a finite number belongs: NaN and the infinities (json reads and writes them), null, text, a list."""
+FIELD_CASES = settings(max_examples=40, deadline=None, derandomize=True, database=None,
+                       suppress_health_check=[HealthCheck.function_scoped_fixture])
+"""Derandomized (the same cases every run); the run folder is rewritten for each case."""
+
+
+def out_of(low: float | None, high: float | None) -> st.SearchStrategy[object]:
+    """Anything but a finite number in [low, high] (None: unbounded)."""
+    outside = [NOT_NUMBERS]
+    if low is not None:
+        outside.append(st.floats(low - 1e6, low, exclude_max=True))
+    if high is not None:
+        outside.append(st.floats(high, high + 1e6, exclude_min=True))
+    return st.one_of(outside)
+
+
+NOT_A_STEP = st.one_of(st.sampled_from([1.5, 2.0, "2", None, True, [2]]), st.integers(-10**30, -1))
+VERL_BAD = {"score": NOT_NUMBERS, "step": st.one_of(NOT_A_STEP, st.integers(3, 10**30)),
+            "input": st.one_of(st.none(), st.integers(), st.floats(), st.lists(st.text(max_size=2), max_size=2))}
+
+
+def assert_names(exc: pytest.ExceptionInfo[ValueError], where: str, field: str) -> None:
+    message = str(exc.value)
+    assert where in message and re.search(rf"(?<![\w/]){re.escape(field)}=", message) and " must " in message, (
+        f"expected {where!r}, {field}= and what is allowed in: {message}")
+
+
+@FIELD_CASES
+@given(line=st.integers(1, 16), field=st.sampled_from(sorted(VERL_BAD)), data=st.data())
+def test_a_bad_verl_rollout_field_names_file_line_field_and_range(tmp_path: Path, line: int, field: str,
+                                                                  data: st.DataObject) -> None:
+    """Any one field of any one line of 2.jsonl made wrong (a NaN / infinite / text / null score, a step that is
+    no integer or not the file's, a prompt that is no text): ValueError naming 2.jsonl:LINE and the field."""
+    run = tmp_path / "verl"
+    shutil.rmtree(run, ignore_errors=True)
+    shutil.copytree(FIXTURE, run)
+    lines = (FIXTURE / "rollouts" / "2.jsonl").read_text().splitlines()
+    row = json.loads(lines[line - 1])
+    row[field] = data.draw(VERL_BAD[field], label=field)
+    lines[line - 1] = json.dumps(row)
+    (run / "rollouts" / "2.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError) as exc:
+        read_verl_run(run)
+    assert_names(exc, f"2.jsonl:{line}", field)
+
+
+@FIELD_CASES
+@given(step=st.integers(1, 4), key=st.sampled_from(sorted(METRIC_RANGES)), data=st.data())
+def test_a_bad_verl_metric_names_file_line_field_and_range(tmp_path: Path, step: int, key: str,
+                                                           data: st.DataObject) -> None:
+    """A metric the reader uses (seconds, length, entropy >= 0; clipped shares in [0, 1]) made NaN, text or out of
+    range on one line of metrics.jsonl: ValueError naming metrics.jsonl:LINE and data.KEY."""
+    run = tmp_path / "verl"
+    shutil.rmtree(run, ignore_errors=True)
+    shutil.copytree(FIXTURE, run)
+    lines = (FIXTURE / "metrics.jsonl").read_text().splitlines()
+    row = json.loads(lines[step - 1])
+    row["data"][key] = data.draw(out_of(*METRIC_RANGES[key]).filter(lambda v: v is not None), label=key)
+    lines[step - 1] = json.dumps(row)
+    (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError) as exc:
+        read_verl_run(run)
+    assert_names(exc, f"metrics.jsonl:{step}", f"data.{key}")
+
+
+TRL_LOG = [{"step": s, "reward": r, "reward_std": 0.5, "frac_reward_zero_std": 0.25, "completions/mean_length": 9.0,
+            "entropy": 0.75, "step_time": 3.0, f"{CLIP_PREFIX}low_mean": 0.0} for s, r in ((1, 0.25), (2, 0.5))]
+TRL_BAD = {"step": NOT_A_STEP, "reward": NOT_NUMBERS, f"{CLIP_PREFIX}low_mean": out_of(0.0, 1.0).filter(
+    lambda v: v is not None), **{key: out_of(low, high).filter(lambda v: v is not None)  # null: not logged
+                                 for key, (_, low, high) in OPTIONAL_STEP_KEYS.items()}}
+
+
+@FIELD_CASES
+@given(index=st.integers(0, 1), key=st.sampled_from(sorted(TRL_BAD)), data=st.data())
+def test_a_bad_trl_log_field_names_file_entry_field_and_range(tmp_path: Path, index: int, key: str,
+                                                              data: st.DataObject) -> None:
+    """Any one field of a log_history entry made wrong (a text / null / NaN reward, a step that is no integer, a
+    metric out of its range): ValueError naming trainer_state.json, log_history[i] and the field."""
+    log = [dict(entry) for entry in TRL_LOG]
+    log[index][key] = data.draw(TRL_BAD[key], label=key)
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": [*log, {"train_runtime": 6.0}]}))
+    with pytest.raises(ValueError) as exc:
+        read_trl_run(tmp_path)
+    assert_names(exc, f"trainer_state.json: log_history[{index}]", key)
+
+
+def test_the_trl_fixture_log_reads_as_logged(tmp_path: Path) -> None:
+    """The log the field cases above break, unbroken, reads into its steps (so each case fails on its field)."""
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": TRL_LOG}))
+    run = read_trl_run(tmp_path)
+    assert [(row.step, row.reward, row.silent_share, row.seconds) for row in run.steps] == \
+        [(e["step"], e["reward"], e["frac_reward_zero_std"], e["step_time"]) for e in TRL_LOG]
+
+
+@pytest.mark.parametrize("value", ["x", math.inf])
+def test_a_bad_reward_in_the_completions_parquet_names_file_row_and_column(tmp_path: Path, value: object) -> None:
+    """Row 0 is null (a reward function that could not score: 0, as TRL's NaN), row 1 text or infinite."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": [
+        {"step": 1, "reward": 0.5, "rewards/acc/mean": 0.5}]}))
+    (tmp_path / "completions").mkdir()
+    pq.write_table(pa.table({"step": [1, 1], "prompt": ["p", "p"], "completion": ["a", "b"],
+                             "acc": [None, value], "advantage": [0.5, -0.5]}),
+                   tmp_path / "completions" / "completions_00001.parquet")
+    with pytest.raises(ValueError) as exc:
+        read_trl_run(tmp_path)
+    assert_names(exc, "completions_00001.parquet: row 1", "acc")
+
+
+def test_ingest_of_a_nan_score_exits_2_with_one_line_naming_file_line_and_field(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """verl's json.dumps writes a NaN score as NaN: the command says where, in one line, not a traceback."""
+    shutil.copytree(FIXTURE, tmp_path / "verl")
+    lines = (FIXTURE / "rollouts" / "3.jsonl").read_text().splitlines()
+    lines[4] = lines[4].replace('"score": 0.0', '"score": NaN').replace('"score": 1.0', '"score": NaN')
+    (tmp_path / "verl" / "rollouts" / "3.jsonl").write_text("\n".join(lines) + "\n")
+    assert main(["ingest", str(tmp_path / "verl")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "3.jsonl:5: score=nan must be a finite number" in err

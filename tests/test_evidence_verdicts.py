@@ -75,6 +75,36 @@ def test_decide_rejects_bad_threshold_and_reversed_interval() -> None:
         decide(1.0, 1.2, 1.1, 0.95, n=3)
 
 
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: decide(1.0, math.nan, 1.1, 0.95, n=3), "low=nan must be a real number or None (unbounded)"),
+    (lambda: decide(1.0, 0.9, "1.1", 0.95, n=3), "high='1.1' must be a real number"),
+    (lambda: decide(math.nan, 0.9, 1.1, 0.95, n=3), "estimate=nan must be a real number or None"),
+    (lambda: decide([1.0], 0.9, 1.1, 0.95, n=3), "estimate=[1.0] must be a real number"),
+    (lambda: decide(1.0, 0.9, 1.1, "0.95", n=3), "threshold='0.95' must be a finite number"),
+    (lambda: decide(1.0, 0.9, 1.1, 0.95, n=-1), "n=-1 must be an integer >= 0"),
+    (lambda: decide(1.0, 0.9, 1.1, 0.95, n=2.0), "n=2.0 must be an integer >= 0"),
+    (lambda: decide(1.0, 0.9, 1.1, 0.95, n=3, at_least="no"), "at_least='no' must be True"),
+    (lambda: decide(1.0, 0.9, 1.1, 0.95, n=3, seeds_needed=0), "seeds_needed=0 must be an integer >= 1"),
+    (lambda: decide_mean("abc", 0.5), "values='abc' must be an array of real numbers"),
+    (lambda: decide_mean([1.0, 2.0], None), "threshold=None must be a finite number"),
+    (lambda: decide_ratio("abc", [1.0, 2.0], 1.0), "numerator='abc' must be an array of real numbers"),
+    (lambda: decide_ratio([1.0, 2.0], [[1.0], [2.0, 3.0]], 1.0), "denominator=[[1.0], [2.0, 3.0]] must be a"),
+    (lambda: decide_ratio([1.0, 2.0], [1.0, 2.0], "x"), "threshold='x' must be a finite number"),
+])
+def test_a_bad_argument_is_named_with_its_range(call, message: str) -> None:
+    with pytest.raises(ValueError) as exc:
+        call()
+    assert str(exc.value).startswith(message)
+
+
+def test_decide_takes_the_ends_of_its_ranges() -> None:
+    """n = 0 (nothing measured), infinite ends, seeds_needed = 1 (decide_draws' smallest), numpy scalars."""
+    assert decide(None, None, None, 0.5, n=0).verdict == Verdict.INCONCLUSIVE
+    assert decide(1.0, -math.inf, math.inf, 0.5, n=3, seeds_needed=1).seeds_needed == 1
+    assert decide(np.float64(1.0), np.float64(0.9), 1.1, 0.95, n=np.int64(3), at_least=np.bool_(False)).verdict \
+        == Verdict.INCONCLUSIVE
+
+
 # --- decide_mean: the t interval of per-seed values and the seeds that would decide it ---------------------
 
 

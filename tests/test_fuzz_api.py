@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -53,15 +53,11 @@ def examples(request: pytest.FixtureRequest) -> int:
             reporter.write_line(f"\ntest_fuzz_api: {RUN['cases']} fuzz cases")
 
 
-def run_cases(examples: int, strategy: st.SearchStrategy[Any], check: Callable[[Any], None], *,
-              shrink: bool = True) -> None:
-    """``check`` on ``examples`` values drawn from ``strategy``; hypothesis shrinks and reports a failure
-    (``shrink=False``: the first failure as drawn, for a case expected to fail). The default run is
-    derandomized (the same cases every time); ``-m fuzz`` explores."""
+def run_cases(examples: int, strategy: st.SearchStrategy[Any], check: Callable[[Any], None]) -> None:
+    """``check`` on ``examples`` values drawn from ``strategy``; hypothesis shrinks and reports a failure.
+    The default run is derandomized (the same cases every time); ``-m fuzz`` explores."""
 
     @settings(max_examples=examples, deadline=None, derandomize=not RUN["full"], database=None,
-              phases=[Phase.explicit, Phase.generate, *([Phase.shrink] if shrink else [])],
-              report_multiple_bugs=shrink,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
     @given(strategy)
     def cases(value: Any) -> None:
@@ -553,30 +549,6 @@ CASES = [
 BY_NAME = {case.name: case for case in CASES}
 BAD_ARGS = [(case.name, arg) for case in CASES for arg in case.bad]
 
-VERDICTS_FIX = ("evidence/verdicts.py (not this suite's to edit): check threshold (finite), n (integer >= 0), "
-                "low/high (a number or None, not NaN) and values/numerator/denominator (real arrays) by name, "
-                "with theory.validation.check_real / check_integer / check_real_array")
-ENVIRONMENT_FIX = ("simulations/environments.py (not this suite's to edit): make_environment must name "
-                   "'distribution' (not 'pass_rates') for bad explicit pass rates, and check seed (integer >= 0)")
-NEEDS_OTHERS: dict[tuple[str, str], tuple[str, Callable[[], Any]]] = {
-    ("decide", "threshold"): (VERDICTS_FIX, lambda: verdicts.decide(0.5, 0.1, 0.9, "x", n=3)),
-    ("decide", "low"): (VERDICTS_FIX, lambda: verdicts.decide(0.5, math.nan, 0.9, 0.5, n=3)),
-    ("decide", "high"): (VERDICTS_FIX, lambda: verdicts.decide(0.5, 0.1, "1", 0.5, n=3)),
-    ("decide", "n"): (VERDICTS_FIX, lambda: verdicts.decide(0.5, 0.1, 0.9, 0.5, n=-1)),
-    ("decide_mean", "values"): (VERDICTS_FIX, lambda: verdicts.decide_mean("abc", 0.5)),
-    ("decide_mean", "threshold"): (VERDICTS_FIX, lambda: verdicts.decide_mean([1.0, 2.0], None)),
-    ("decide_ratio", "numerator"): (VERDICTS_FIX, lambda: verdicts.decide_ratio("abc", [1.0, 2.0], 1.0)),
-    ("decide_ratio", "denominator"): (VERDICTS_FIX, lambda: verdicts.decide_ratio([1.0, 2.0], [[1.0], [2.0, 3.0]],
-                                                                                  1.0)),
-    ("decide_ratio", "threshold"): (VERDICTS_FIX, lambda: verdicts.decide_ratio([1.0, 2.0], [1.0, 2.0], "x")),
-    ("make_environment", "distribution"): (ENVIRONMENT_FIX, lambda: make_environment("bandit", np.array([0.0, 0.5]))),
-    ("make_environment", "seed"): (ENVIRONMENT_FIX, lambda: make_environment("bandit", seed=-1)),
-}
-"""(case, argument) pairs whose validation lives in a file this suite's owner may not edit, each with a call
-that fails today: test_needs_others is a strict xfail on it (once the file is fixed it passes, XPASS fails,
-and the entry goes); the fuzz cases of these pairs run as non-strict xfails."""
-
-
 def _call_bad(case: Case, arg: str, kwargs: dict[str, Any], value: Any) -> None:
     kwargs = {**kwargs, arg: value}
     names = case.names.get(arg, (arg,))
@@ -588,25 +560,11 @@ def _call_bad(case: Case, arg: str, kwargs: dict[str, Any], value: Any) -> None:
     assert ALLOWED.search(message), f"{case.name}({arg}={value!r}): the message states no allowed range: {message}"
 
 
-@pytest.mark.parametrize(("case_name", "arg"), [
-    pytest.param(c, a, marks=pytest.mark.xfail(strict=False, reason=NEEDS_OTHERS[(c, a)][0]))
-    if (c, a) in NEEDS_OTHERS else (c, a) for c, a in BAD_ARGS], ids=[f"{c}-{a}" for c, a in BAD_ARGS])
+@pytest.mark.parametrize(("case_name", "arg"), BAD_ARGS, ids=[f"{c}-{a}" for c, a in BAD_ARGS])
 def test_a_bad_argument_raises_value_error_naming_it_and_its_range(case_name: str, arg: str, examples: int) -> None:
     case = BY_NAME[case_name]
     strategy = case.valid.flatmap(lambda kw: st.tuples(st.just(kw), case.bad[arg](kw)))
-    expected_to_fail = (case_name, arg) in NEEDS_OTHERS
-    run_cases(examples, strategy, lambda drawn: _call_bad(case, arg, *drawn), shrink=not expected_to_fail)
-
-
-@pytest.mark.parametrize(("case_name", "arg"), [
-    pytest.param(c, a, marks=pytest.mark.xfail(strict=True, reason=reason))
-    for (c, a), (reason, _) in NEEDS_OTHERS.items()], ids=[f"{c}-{a}" for c, a in NEEDS_OTHERS])
-def test_needs_others(case_name: str, arg: str) -> None:
-    with pytest.raises(ValueError) as info:
-        NEEDS_OTHERS[(case_name, arg)][1]()
-    names = BY_NAME[case_name].names.get(arg, (arg,))
-    assert any(re.search(rf"(?<![\w]){re.escape(n)}(?![\w])", str(info.value)) for n in names), str(info.value)
-    assert ALLOWED.search(str(info.value))
+    run_cases(examples, strategy, lambda drawn: _call_bad(case, arg, *drawn))
 
 
 @pytest.mark.parametrize("case_name", list(BY_NAME))

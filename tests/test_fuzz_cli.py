@@ -82,6 +82,7 @@ STAND_INS = {
         import_module=lambda name: types.SimpleNamespace(run=_reached)),
     "gpu_runs.engines.evidence.write_ingest": _reached,
     "simulations.advise.advise": _reached,
+    "gpu_runs.pretrained.pass_rates.probe_pass_rates": _reached,
     "grpo_verify.readme_tables.rendered_blocks": _reached,
 }
 """Where each command starts its work (the checks, training, a benchmark, the ingest report, the advice)."""
@@ -118,10 +119,14 @@ BAD_RUNS = {  # folder -> {file: content}
         {"log_history": [{"step": 1, "reward": 0.5, "step_time": [1]}]})},
     "verl_badline": {"1.jsonl": '{"input": "a", "output": "b", "score": 1.0, "step": 1}\n{"input": '},
     "verl_text_score": {"1.jsonl": '{"input": "a", "output": "b", "score": "x", "step": 1}\n'},
+    "verl_nan_score": {"1.jsonl": '{"input": "a", "output": "b", "score": NaN, "step": 1}\n'},
+    "trl_text_reward": {"trainer_state.json": json.dumps({"log_history": [{"step": 1, "reward": "x"}]})},
     "verl_array": {"1.jsonl": "[1, 2]\n"},
     "empty_dir": {},
 }
 BAD_RUN_BINARY = {"trl_binary": {"trainer_state.json": b"\xff\xfe{"}, "verl_binary": {"2.jsonl": b"\x80\x81"}}
+EXPERIMENTS = ("exp_tiny", "exp_small")
+"""Finished ``llm experiment`` folders (an experiment.json each), the rungs ``--ladder`` takes."""
 
 
 def make_world(root: Path) -> Path:
@@ -135,6 +140,9 @@ def make_world(root: Path) -> Path:
     (root / "trl_ok").mkdir()
     (root / "trl_ok" / "trainer_state.json").write_text(json.dumps(TRL_STATE))
     shutil.copytree(FIXTURES / "verl_run", root / "verl_ok")
+    for name in EXPERIMENTS:
+        (root / name).mkdir()
+        (root / name / "experiment.json").write_text("{}")
     for folder, files in {**BAD_RUNS, **BAD_RUN_BINARY}.items():
         (root / folder).mkdir()
         for name, content in files.items():
@@ -418,13 +426,23 @@ SPECS = [
         Opt("--out", FRESH, NOT_A_FOLDER),
         Opt("--cache-dir", FRESH, NOT_A_FOLDER),
         Opt("--quiet"))),
-    Command(("llm", "experiment"), (  # only what llm_experiment.py checks today; see test_llm_experiment_needs
+    Command(("llm", "experiment"), (
         Opt("--preset", names(list(PRESETS)), bad_names(list(PRESETS))),
         Opt("--budget", names(BUDGETS), bad_names(BUDGETS)),
         Opt("--task", names(TASKS), bad_names(TASKS)),
-        Opt("--arms", names(ARM_KEYS, (0, 2)).map(lambda a: ["grpo16", *a]), bad_names(ARM_KEYS, (1, 3))),
+        Opt("--model", st.sampled_from(["gpt", "hf:./m"]).map(lambda v: [v]),
+            st.sampled_from(["nope", "GPT", "hf:", "hf", ""]).map(lambda v: [v])),
+        Opt("--arms", names(ARM_KEYS, (0, 2)).map(lambda a: ["grpo16", *a]), st.one_of(
+            bad_names(ARM_KEYS, (1, 3)), names([a for a in ARM_KEYS if a != "grpo16"], (1, 2)))),  # no reference arm
+        Opt("--out", FRESH, NOT_A_FOLDER),
+        Opt("--cache-dir", FRESH, NOT_A_FOLDER),
+        Opt("--seed", SEED, BAD_SEED),
+        Opt("--threads", ints(0, 64), bad_ints(0)),
         Opt("--device", names(DEVICES), bad_names(DEVICES)),
-        Opt("--jobs", ints(1, 16), st.integers(-10**6, 0).map(lambda n: [str(n)])),
+        Opt("--jobs", ints(1, 16), bad_ints(1)),
+        Opt("--ladder", names(EXPERIMENTS, (1, 2)), st.one_of(
+            MISSING.map(lambda p: [p]), names(["dir", "afile", "trl_ok"]),
+            st.tuples(names(EXPERIMENTS), MISSING).map(lambda t: [*t[0], t[1]]))),
         Opt("--quiet"))),
     Command(("bench",), (
         Opt("name", names(sorted(bench.BENCHMARKS)), bad_names(sorted(bench.BENCHMARKS)), required=True,
@@ -466,8 +484,14 @@ SPECS = [
         Opt("--max-group", ints(2, advise.MAX_GROUP), bad_ints(2, advise.MAX_GROUP)),
         Opt("--measure"),
         Opt("--seed", SEED, BAD_SEED),
-        Opt("--json", FRESH_FILE, NOT_A_FILE_TO_WRITE)),
-        exclusive=(("--pass-rates", "--run"),), one_of=("--pass-rates", "--run")),
+        Opt("--json", FRESH_FILE, NOT_A_FILE_TO_WRITE),
+        Opt("--model", names(["tiny-random"]), st.just(["gpt-5"])),
+        Opt("--probe-prompts", ints(1, 16), bad_ints(1, advise.MAX_PROBE_PROMPTS)),
+        Opt("--probe-samples", ints(2, 8), bad_ints(2, advise.MAX_PROBE_SAMPLES)),
+        Opt("--threads", ints(0, 2), bad_ints(0, 1024)),
+        Opt("--save-pass-rates", FRESH_FILE, NOT_A_FILE_TO_WRITE)),
+        exclusive=(("--pass-rates", "--run"), ("--pass-rates", "--model"), ("--run", "--model")),
+        one_of=("--pass-rates", "--run", "--model")),
 ]
 
 
@@ -565,7 +589,7 @@ def option_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
 
 
 def test_every_option_of_the_specced_commands_is_fuzzed() -> None:
-    """A new option of these commands must get valid and bad values here (llm experiment: those it checks)."""
+    """A new option of these commands must get valid and bad values here."""
     specced = {c.path: c for c in SPECS}
     for path, parser in subparsers(PARSER):
         if path not in specced:
@@ -573,8 +597,6 @@ def test_every_option_of_the_specced_commands_is_fuzzed() -> None:
         flags = {o.flag for o in specced[path].opts} | {n for o in specced[path].opts for n in o.names}
         for action in option_actions(parser):
             name = action.option_strings[0] if action.option_strings else (action.metavar or action.dest)
-            if path == ("llm", "experiment") and name in EXPERIMENT_UNSPECCED:
-                continue
             assert name in flags, f"{' '.join(path)} {name} has no spec in SPECS"
 
 
@@ -694,32 +716,6 @@ def test_a_corrupted_input_file_is_read_or_rejected_naming_its_option(kind: str,
     run_cases(examples, corruptions(source), check)
 
 
-# --- what llm_experiment.py (not this suite's to edit) still needs ------------------------------------------
-
-EXPERIMENT_UNSPECCED = {"--model", "--out", "--cache-dir", "--seed", "--threads", "--ladder"}
-"""Options of ``llm experiment`` left out of its spec: their bad values are not yet rejected as the others
-are (test_llm_experiment_needs); SPECS gets them when llm_experiment.py checks them."""
-NEEDS = {
-    "seed": (["llm", "experiment", "--seed", "-1"], {"--seed"}),
-    "threads": (["llm", "experiment", "--threads", "-2"], {"--threads"}),
-    "out": (["llm", "experiment", "--out", "afile"], {"--out"}),
-    "cache_dir": (["llm", "experiment", "--cache-dir", "afile"], {"--cache-dir"}),
-    "model": (["llm", "experiment", "--model", "nope"], {"--model"}),
-    "ladder": (["llm", "experiment", "--ladder", "missing"], {"--ladder"}),
-    "arms": (["llm", "experiment", "--arms", "grpo2-tt"], {"--arms"}),  # the reference arm grpo16 left out
-}
-
-
-@pytest.mark.xfail(strict=True, reason="grpo_verify/commands/llm_experiment.py (not this suite's to edit): --seed "
-                   "type=common.SEED, --threads type=common.integer(0), --jobs type=common.integer(1), "
-                   "common.check_out_dir('--out' / '--cache-dir') before the run, --model's, --ladder's and "
-                   "--arms' errors named by their options")
-@pytest.mark.parametrize("need", list(NEEDS))
-def test_llm_experiment_needs(need: str, world: World) -> None:
-    argv, option = NEEDS[need]
-    assert_rejected(world, world.invoke(argv), argv, option)
-
-
 # --- each bug the fuzzing found, pinned by one example ------------------------------------------------------
 
 FOUND = {  # what happened before -> the argv and the error it gives now
@@ -775,9 +771,15 @@ FOUND = {  # what happened before -> the argv and the error it gives now
         f"argument --max-group: invalid value '100000': must be an integer in [2, {advise.MAX_GROUP}]"),
     "advise --run with a null reward: TypeError traceback": (
         ["advise", "--run", "trl_null_reward", "--budget-rollouts", "8"],
-        "--run='trl_null_reward' must be a TRL or verl run as their trainers write it: TypeError"),
+        "--run='trl_null_reward' must be a TRL or verl run as their trainers write it: trl_null_reward/"
+        "trainer_state.json: log_history[0] (step 1): reward=None must be a finite number"),
     "ingest step [1]: TypeError traceback": (["ingest", "trl_list_step"],
                                              "RUN_DIR='trl_list_step' must be a TRL or verl run"),
+    "ingest a NaN score (json reads verl's NaN) read as a reward": (
+        ["ingest", "verl_nan_score"], "verl_nan_score/1.jsonl:1: score=nan must be a finite number"),
+    "ingest reward 'x': float's message, naming no field": (
+        ["ingest", "trl_text_reward"],
+        "trl_text_reward/trainer_state.json: log_history[0] (step 1): reward='x' must be a finite number"),
     "ingest binary step file: 'utf-8 codec' message naming nothing": (["ingest", "verl_binary"],
                                                                     "RUN_DIR='verl_binary' must be a TRL or verl run"),
     "ingest a name too long: OSError traceback": (["ingest", "x" * 300], "is not a usable path (File name too long)"),
@@ -795,6 +797,25 @@ FOUND = {  # what happened before -> the argv and the error it gives now
                                                           "--out='afile' is a file"),
     "llm train --loss-type named the field loss_type=": (["llm", "train", "--loss-type", "sapo"],
                                                         "argument --loss-type: invalid choice: 'sapo'"),
+    "llm experiment --seed -1 reached the run": (["llm", "experiment", "--seed", "-1"], "argument --seed: invalid "
+                                                 f"value '-1': must be an integer in [0, {common.SEED_MAX}]"),
+    "llm experiment --threads -2 named the field threads=": (
+        ["llm", "experiment", "--threads", "-2"], "argument --threads: invalid value '-2': must be an integer >= 0"),
+    "llm experiment --jobs 1.5: int's own message": (
+        ["llm", "experiment", "--jobs", "1.5"], "argument --jobs: invalid value '1.5': must be an integer >= 1"),
+    "llm experiment --out a file: not checked before the run": (["llm", "experiment", "--out", "afile"],
+                                                                "--out='afile' is a file; it must be a folder"),
+    "llm experiment --cache-dir a file: not checked before the run": (
+        ["llm", "experiment", "--cache-dir", "afile/sub"],
+        "--cache-dir='afile/sub' lies under 'afile', which is a file"),
+    "llm experiment --model nope named the field model=": (["llm", "experiment", "--model", "nope"],
+                                                           "--model='nope' is not allowed; use gpt or hf:PATH"),
+    "llm experiment --arms without grpo16 named the field arms=": (
+        ["llm", "experiment", "--arms", "grpo2-tt"], "--arms=('grpo2-tt',) must include the reference arm 'grpo16'"),
+    "llm experiment --ladder missing named the field folder=": (
+        ["llm", "experiment", "--ladder", "exp_tiny", "missing"], "--ladder='missing' must be a finished experiment"),
+    "llm experiment --ladder ignored a bad --model": (["llm", "experiment", "--ladder", "exp_tiny", "--model", "nope"],
+                                                      "--model='nope' is not allowed"),
 }
 
 

@@ -139,7 +139,12 @@ def test_reset_reference_follows_the_policy() -> None:
     [
         (lambda: make_environment("tree"), "kind"),
         (lambda: make_environment("bandit", "flat"), "distribution"),
-        (lambda: make_environment("bandit", np.array([0.0, 0.5])), "pass_rates"),
+        (lambda: make_environment("bandit", np.array([0.0, 0.5])), r"^distribution=array\(\[0\. , 0\.5\]\) must be"),
+        (lambda: make_environment("bandit", [0.5, float("nan")]), r"^distribution=\[0\.5, nan\] must be .* in the open "
+                                                                  r"interval \(0, 1\)"),
+        (lambda: make_environment("bandit", None), r"^distribution=None must be an array of real numbers"),
+        (lambda: make_environment("bandit", seed=-1), r"^seed=-1 must be an integer >= 0$"),
+        (lambda: make_environment("bandit", seed=1.5), r"^seed=1\.5 must be an integer >= 0$"),
         (lambda: make_environment("bandit", rewards="ordinal"), "rewards"),
         (lambda: make_environment("bandit", num_prompts=0), "num_prompts"),
         (lambda: make_environment("bandit", num_answers=1), "num_answers"),

@@ -14,12 +14,15 @@ What TRL writes (read from its source, ``trl/trainer/grpo_trainer.py``):
   A group's G rows are consecutive (TRL's RepeatSampler); the reward is the sum of the reward functions'
   columns (``reward_weights`` 1, TRL's default).
 
-Missing or truncated files raise ``ValueError`` naming the file and the field.
+Missing or truncated files raise ``ValueError`` naming the file and the field; so does a field of the wrong
+type or out of its range (a text reward, a NaN or infinite metric, a step that is no integer), naming the
+entry (``log_history[i]`` and its step, or the parquet's row) and what is allowed.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -32,9 +35,12 @@ STATE_FILE = "trainer_state.json"
 COMPLETIONS_DIR = "completions"
 REQUIRED_STEP_KEYS = ("step", "reward")
 """Every training entry of log_history must have these (TRL 1.16's GRPOTrainer logs both)."""
-OPTIONAL_STEP_KEYS = {"reward_std": "reward_std", "frac_reward_zero_std": "silent_share",
-                      "completions/mean_length": "mean_length", "entropy": "entropy", "step_time": "seconds"}
-"""TRL's key -> :class:`StepRow` field."""
+OPTIONAL_STEP_KEYS = {"reward_std": ("reward_std", 0.0, None), "frac_reward_zero_std": ("silent_share", 0.0, 1.0),
+                      "completions/mean_length": ("mean_length", 0.0, None), "entropy": ("entropy", 0.0, None),
+                      "step_time": ("seconds", 0.0, None)}
+"""TRL's key -> (:class:`StepRow` field, lowest and highest value allowed; None: unbounded)."""
+CLIP_PREFIX = "clip_ratio/"
+"""TRL's clipping metrics (shares of tokens, in [0, 1]) are logged under this prefix."""
 PARQUET_COLUMNS = ("step", "prompt", "completion", "advantage")
 """Columns every completions parquet of TRL 1.16 has besides the reward functions' own."""
 NOT_TRAINING = ("train_runtime",)
@@ -62,11 +68,33 @@ def _load_json(path: Path) -> Any:
                          ) from exc
 
 
-def training_entries(state: dict[str, Any], path: Path) -> list[dict[str, Any]]:
-    """log_history's training entries (not eval_*, not the summary), each checked for :data:`REQUIRED_STEP_KEYS`."""
+def number(value: Any, key: str, where: str, low: float | None = None, high: float | None = None) -> float:
+    """``value`` of field ``key`` as a finite float in [low, high] (None: unbounded); text, null, a list, a
+    bool, NaN or an infinity is a ValueError naming ``where`` (the file and the entry), the field and the range."""
+    try:
+        finite = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    except OverflowError:  # an integer beyond a float's range
+        finite = False
+    if not finite or (low is not None and value < low) or (high is not None and value > high):
+        bounds = ("" if low is None and high is None else f" >= {low:g}" if high is None
+                  else f" in [{low:g}, {high:g}]")
+        raise ValueError(f"{where}: {key}={value!r:.80} must be a finite number{bounds}")
+    return float(value)
+
+
+def step_number(value: Any, where: str) -> int:
+    """A logged step: an integer >= 0 (JSON's, not a bool, not 1.0 or "1")."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{where}: step={value!r:.80} must be an integer >= 0")
+    return value
+
+
+def training_entries(state: dict[str, Any], path: Path) -> dict[int, dict[str, Any]]:
+    """log_history's training entries (not eval_*, not the summary) by their index in it, each checked for
+    :data:`REQUIRED_STEP_KEYS`."""
     if "log_history" not in state or not isinstance(state["log_history"], list):
         raise ValueError(f"{path} has no 'log_history' list: not a Trainer state file")
-    entries = []
+    entries = {}
     for i, entry in enumerate(state["log_history"]):
         if not isinstance(entry, dict):
             raise ValueError(f"{path}: log_history[{i}] is {type(entry).__name__}, not an object")
@@ -75,20 +103,35 @@ def training_entries(state: dict[str, Any], path: Path) -> list[dict[str, Any]]:
             continue
         missing = [k for k in REQUIRED_STEP_KEYS if k not in entry]
         if missing:
-            raise ValueError(f"{path}: log_history[{i}] (step {entry.get('step', '?')}) lacks "
+            raise ValueError(f"{path}: log_history[{i}] (step {entry.get('step', '?')!s:.80}) lacks "
                              f"{', '.join(map(repr, missing))}; TRL 1.16's GRPOTrainer logs "
                              f"{', '.join(REQUIRED_STEP_KEYS)} at every logging step (a log of another trainer, or an "
                              "older TRL)")
-        entries.append(entry)
+        entries[i] = entry
     if not entries:
         raise ValueError(f"{path}: log_history has no training entry with {', '.join(REQUIRED_STEP_KEYS)} "
                          "(the run logged no step: logging_steps larger than the steps run?)")
     return entries
 
 
-def reward_columns(names: list[str], entries: list[dict[str, Any]], path: Path) -> list[str]:
+def step_fields(entry: dict[str, Any], where: str) -> dict[str, Any]:
+    """The :class:`StepRow` fields of one log_history entry (rollouts aside), each checked: step an integer
+    >= 0, reward a finite number, every optional metric present a finite number in its range
+    (:data:`OPTIONAL_STEP_KEYS`), every ``clip_ratio/*`` in [0, 1]; null means not logged."""
+    step = step_number(entry["step"], where)
+    where = f"{where} (step {step})"
+    fields: dict[str, Any] = {"step": step, "reward": number(entry["reward"], "reward", where)}
+    for key, (field, low, high) in OPTIONAL_STEP_KEYS.items():
+        if entry.get(key) is not None:
+            fields[field] = number(entry[key], key, where, low, high)
+    fields["clip_ratio"] = {k: number(v, k, where, 0.0, 1.0) for k, v in entry.items()
+                            if k.startswith(CLIP_PREFIX) and v is not None}
+    return fields
+
+
+def reward_columns(names: list[str], entries: dict[int, dict[str, Any]], path: Path) -> list[str]:
     """The parquet's reward columns: those named in log_history's ``rewards/NAME/mean``."""
-    logged = {key[len("rewards/"):-len("/mean")] for e in entries for key in e  # a name may hold "/" (a model's)
+    logged = {key[len("rewards/"):-len("/mean")] for e in entries.values() for key in e  # a name may hold "/"
               if key.startswith("rewards/") and key.endswith("/mean")}
     columns = [n for n in names if n in logged]
     if not columns:
@@ -97,7 +140,7 @@ def reward_columns(names: list[str], entries: list[dict[str, Any]], path: Path) 
     return columns
 
 
-def read_completions(run_dir: Path, entries: list[dict[str, Any]],
+def read_completions(run_dir: Path, entries: dict[int, dict[str, Any]],
                      group_size: int | None) -> tuple[list[Group], dict[int, int], list[str]]:
     """Groups and rollouts per step from ``completions/completions_*.parquet`` (none when absent)."""
     files = sorted((run_dir / COMPLETIONS_DIR).glob("completions_*.parquet"))
@@ -124,12 +167,13 @@ def read_completions(run_dir: Path, entries: list[dict[str, Any]],
                              f"{', '.join(PARQUET_COLUMNS)} and one column per reward function")
         rewards = np.zeros(table.num_rows)
         for column in reward_columns(names, entries, path):
-            values = np.array(table.column(column).to_pylist(), dtype=np.float64)  # None (unscorable) -> nan
-            rewards = rewards + np.nan_to_num(values)
+            for row, value in enumerate(table.column(column).to_pylist()):
+                if value is not None and not (isinstance(value, float) and math.isnan(value)):  # unscorable: 0
+                    rewards[row] += number(value, column, f"{path}: row {row}")
         steps = set(table.column("step").to_pylist())
         if len(steps) != 1:
-            raise ValueError(f"{path} holds steps {sorted(steps)}; TRL writes one step per file")
-        step = int(steps.pop())
+            raise ValueError(f"{path} holds steps {sorted(map(repr, steps))}; TRL writes one step per file")
+        step = step_number(steps.pop(), f"{path}: column 'step'")
         prompts = [p if isinstance(p, str) else json.dumps(p, sort_keys=True)  # conversational: a message list
                    for p in table.column("prompt").to_pylist()]
         found, size = split_groups(step, list(zip(prompts, rewards.tolist(), strict=True)), group_size)
@@ -149,15 +193,9 @@ def read_trl_run(run_dir: str | Path, *, group_size: int | None = None, rollouts
     run_dir = Path(run_dir)
     state_path = find_state(run_dir)
     entries = training_entries(_load_json(state_path), state_path)
+    logged = [step_fields(entry, f"{state_path}: log_history[{i}]") for i, entry in entries.items()]
     groups, rollouts, notes = read_completions(run_dir, entries, group_size)
-    rows = []
-    for entry in entries:
-        fields = {field: float(entry[key]) for key, field in OPTIONAL_STEP_KEYS.items()
-                  if entry.get(key) is not None}
-        clip = {k: float(v) for k, v in entry.items() if k.startswith("clip_ratio/") and v is not None}
-        step = int(entry["step"])
-        rows.append(StepRow(step=step, reward=float(entry["reward"]), clip_ratio=clip,
-                            rollouts=rollouts_per_step or rollouts.get(step), **fields))
+    rows = [StepRow(**fields, rollouts=rollouts_per_step or rollouts.get(fields["step"])) for fields in logged]
     if rollouts_per_step:
         notes.append(f"rollouts per step given: {rollouts_per_step}")
     notes.insert(0, f"steps from {state_path.relative_to(run_dir)}")

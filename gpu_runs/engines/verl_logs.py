@@ -16,6 +16,10 @@ Optional: verl's ``file`` logger (``trainer.logger=[console,file]``, path from `
 which ``grpo-verify export verl`` sets to ``RUN_DIR/metrics.jsonl``) writes ``{"step": s, "data": {...}}``
 per step; from it: ``timing_s/step`` (seconds), ``critic/score/mean`` (logged mean reward),
 ``response_length/mean``, ``actor/entropy``, ``actor/pg_clipfrac``.
+
+A bad line or field raises ``ValueError`` naming the file, the line, the field and what is allowed: a score
+that is text, null, NaN or infinite (``json`` reads verl's ``NaN``), a step that is no integer, a prompt
+that is no text, a metric out of its range.
 """
 
 from __future__ import annotations
@@ -26,13 +30,18 @@ from pathlib import Path
 from typing import Any
 
 from gpu_runs.engines.run_log import Group, RunLog, StepRow, split_groups
+from gpu_runs.engines.trl_logs import number, step_number
 
 ROLLOUT_FIELDS = ("input", "output", "score", "step")
 """Keys of every rollout line that the reader needs (a subset of what verl's writer dumps)."""
 ROLLOUTS_SUBDIR = "rollouts"
 METRICS_FILE = "metrics.jsonl"
 METRIC_FIELDS = {"timing_s/step": "seconds", "response_length/mean": "mean_length", "actor/entropy": "entropy"}
+"""verl's metric -> :class:`StepRow` field."""
 CLIP_METRICS = ("actor/pg_clipfrac", "actor/pg_clipfrac_lower")
+METRIC_RANGES = {**{key: (0.0, None) for key in METRIC_FIELDS}, **{key: (0.0, 1.0) for key in CLIP_METRICS}}
+"""The metrics read, each with its range (None: unbounded): seconds, lengths and entropies >= 0, clipped shares of
+tokens in [0, 1]."""
 STEP_FILE = re.compile(r"^(\d+)\.jsonl$")
 
 
@@ -44,19 +53,20 @@ def find_rollout_dir(run_dir: Path) -> Path | None:
     return None
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Objects of a JSON-lines file; a bad line (a truncated write) raises ValueError naming file and line."""
+def read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) of each non-blank line of a JSON-lines file; a bad line (a truncated write) raises
+    ValueError naming file and line."""
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
+    for line, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not text.strip():
             continue
         try:
-            row = json.loads(line)
+            row = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{number} is not valid JSON (truncated write?): {exc.msg}") from exc
+            raise ValueError(f"{path}:{line} is not valid JSON (truncated write?): {exc.msg}") from exc
         if not isinstance(row, dict):
-            raise ValueError(f"{path}:{number} is {type(row).__name__}, not a JSON object")
-        rows.append(row)
+            raise ValueError(f"{path}:{line} is {type(row).__name__}, not a JSON object")
+        rows.append((line, row))
     return rows
 
 
@@ -71,35 +81,41 @@ def group_key(row: dict[str, Any]) -> str:
 
 
 def read_step_file(path: Path, group_size: int | None) -> tuple[int, list[Group], int, float]:
-    """(step, groups, rollouts, mean score) of one ``{step}.jsonl``."""
-    rows = read_jsonl(path)
-    if not rows:
+    """(step, groups, rollouts, mean score) of one ``{step}.jsonl``; every line needs :data:`ROLLOUT_FIELDS`,
+    with ``input`` text, ``score`` a finite number and ``step`` the file's own."""
+    lines = read_jsonl(path)
+    if not lines:
         raise ValueError(f"{path} is empty (a step file holds one line per rollout)")
-    for number, row in enumerate(rows, 1):
+    step = int(STEP_FILE.match(path.name).group(1))
+    keyed, prompts = [], {}
+    for line, row in lines:
         missing = [k for k in ROLLOUT_FIELDS if k not in row]
         if missing:
-            raise ValueError(f"{path}: rollout {number} lacks {', '.join(map(repr, missing))}; verl's writer dumps "
+            raise ValueError(f"{path}:{line} (a rollout) lacks {', '.join(map(repr, missing))}; verl's writer dumps "
                              f"{', '.join(ROLLOUT_FIELDS)} (and gts) for every rollout")
-        if not isinstance(row["score"], (int, float)) or isinstance(row["score"], bool):
-            raise ValueError(f"{path}: rollout {number} has score={row['score']!r}; it must be a number")
-    step = int(STEP_FILE.match(path.name).group(1))
-    if any(int(row["step"]) != step for row in rows):
-        raise ValueError(f"{path}: its rows' 'step' must all be {step} (the file's name)")
-    keyed = [(group_key(row), float(row["score"])) for row in rows]
+        if step_number(row["step"], f"{path}:{line}") != step:
+            raise ValueError(f"{path}:{line}: step={row['step']!r} must be {step} (the file's name)")
+        if not isinstance(row["input"], str):
+            raise ValueError(f"{path}:{line}: input={row['input']!r:.80} must be text (the prompt)")
+        keyed.append((group_key(row), number(row["score"], "score", f"{path}:{line}")))
+        prompts[keyed[-1][0]] = row["input"]
     groups, _ = split_groups(step, keyed, group_size)
-    prompts = {group_key(row): str(row["input"]) for row in rows}
     groups = [Group(g.step, prompts[g.prompt], g.rewards) for g in groups]
-    return step, groups, len(rows), sum(s for _, s in keyed) / len(keyed)
+    return step, groups, len(lines), sum(s for _, s in keyed) / len(keyed)
 
 
-def read_metrics(path: Path) -> dict[int, dict[str, Any]]:
-    """Step -> metrics of verl's file logger (``{"step": s, "data": {...}}`` per line)."""
+def read_metrics(path: Path) -> dict[int, dict[str, float]]:
+    """Step -> the metrics of :data:`METRIC_RANGES` that verl's file logger wrote (``{"step": s, "data": {...}}``
+    per line; null: not logged), each checked against its range."""
     out = {}
-    for number, row in enumerate(read_jsonl(path), 1):
+    for line, row in read_jsonl(path):
         if "step" not in row or not isinstance(row.get("data"), dict):
-            raise ValueError(f"{path}:{number} lacks 'step' or a 'data' object; verl's file logger writes "
+            raise ValueError(f"{path}:{line} lacks 'step' or a 'data' object; verl's file logger writes "
                              '{"step": s, "data": {...}}')
-        out[int(row["step"])] = row["data"]
+        where, data = f"{path}:{line}", row["data"]
+        out[step_number(row["step"], where)] = {key: number(data[key], f"data.{key}", where, low, high)
+                                                for key, (low, high) in METRIC_RANGES.items()
+                                                if data.get(key) is not None}
     return out
 
 
@@ -118,8 +134,8 @@ def read_verl_run(run_dir: str | Path, *, group_size: int | None = None) -> RunL
     for path in files:
         step, found, rollouts, reward = read_step_file(path, group_size)
         data = metrics.get(step, {})
-        fields = {field: float(data[key]) for key, field in METRIC_FIELDS.items() if data.get(key) is not None}
-        clip = {k: float(data[k]) for k in CLIP_METRICS if data.get(k) is not None}
+        fields = {field: data[key] for key, field in METRIC_FIELDS.items() if key in data}
+        clip = {key: data[key] for key in CLIP_METRICS if key in data}
         silent = sum(g.silent for g in found) / len(found)
         rows.append(StepRow(step=step, reward=reward, silent_share=silent, rollouts=rollouts, clip_ratio=clip,
                             **fields))

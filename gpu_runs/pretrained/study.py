@@ -147,7 +147,8 @@ def check_pretrained(ctx: RunContext) -> list[Evidence]:
     return measure(ctx, SIZES[ctx.budget], wanted)[0]
 
 
-def _seeds(seed: int) -> dict[str, int]:
+def seed_streams(seed: int) -> dict[str, int]:
+    """The independent seeds of the study's random draws (probe, pool, projection, statistics) from ``seed``."""
     names = ("probe", "pool", "projection", "statistics")
     return dict(zip(names, (int(s) for s in np.random.SeedSequence([seed, STREAM]).generate_state(len(names))),
                     strict=True))
@@ -157,7 +158,7 @@ def measure(ctx: RunContext, sizes: Sizes, claims: tuple[str, ...] = CLAIMS,
             lm: LanguageModel | None = None) -> tuple[list[Evidence], dict[str, Any]]:
     """Run the pipeline (module docstring) and return the records of ``claims`` and the measurements (also
     written to ``pretrained/pretrained_measurements.json``). ``lm``: an already loaded model of ``sizes.model``."""
-    seeds = _seeds(ctx.seed)
+    seeds = seed_streams(ctx.seed)
     folder = ctx.out_dir / FOLDER
     timings: dict[str, float] = {}
     clock = time.perf_counter()

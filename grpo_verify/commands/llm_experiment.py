@@ -12,6 +12,7 @@ fills that subparser, ``run(args)`` runs it.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from gpu_runs.tt9.experiment import (
     experiment_config,
     run_experiment,
 )
+from grpo_verify.commands.common import SEED, check_out_dir, command_line, integer, option_names, pathname
 
 HELP = ("TT-9 in miniature: 2-GRPO vs 16-GRPO (and 2-GRPO+RS, G at fixed prompts, equal rollouts, GRPOVI) "
         "on a small LM over seeds; ratio tables with 95 percent CIs, plots, evidence")
@@ -45,22 +47,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "Face causal LM and tokenizer, used as the start policy) (default: gpt)")
     parser.add_argument("--arms", nargs="+", choices=ARM_KEYS, metavar="ARM",
                         help=f"arms to run (default: all): {', '.join(ARM_KEYS)}")
-    parser.add_argument("--out", type=Path,
+    parser.add_argument("--out", type=pathname,
                         help="results folder (default: results/llm-PRESET-BUDGET, with -hf for a Hugging Face model)")
-    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR,
+    parser.add_argument("--cache-dir", type=pathname, default=DEFAULT_CACHE_DIR,
                         help=f"warm-start cache shared with `llm train` (default: {DEFAULT_CACHE_DIR})")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=SEED, default=0,
                         help="first RL seed; seeds are SEED..SEED+n-1, tuning seeds SEED+1000.. (default: 0)")
-    parser.add_argument("--threads", type=int,
+    parser.add_argument("--threads", type=integer(0),
                         help="torch threads on CPU, 0 for every core (default: "
                              + ", ".join(f"{n} for {p}" for p, n in THREADS.items()) + ")")
     parser.add_argument("--device", choices=DEVICES, default="auto",
                         help="auto: CUDA when present, else CPU; cpu or cuda forces one; the preset never changes "
                              "with the device (default: auto)")
-    parser.add_argument("--jobs", type=int, default=1,
+    parser.add_argument("--jobs", type=integer(1), default=1,
                         help="worker processes running independent (arm, seed) runs, one torch thread each; each "
                              "run's training seconds are measured in its own process (default: 1)")
-    parser.add_argument("--ladder", type=Path, nargs="+", metavar="DIR",
+    parser.add_argument("--ladder", type=pathname, nargs="+", metavar="DIR",
                         help="instead of running: build the scale ladder (ladder.json, ladder.md, ladder.png) into "
                              "--out (default results/llm-ladder) from these finished experiment folders")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -74,20 +76,31 @@ LADDER_NOTES = ("The gpu rung (`--preset gpu`, ~14M parameters) is configured (g
                 "but was not run for this ladder: it needs a GPU.",)
 
 
+def check_experiment_folder(folder: Path) -> Path:
+    """A rung of ``--ladder``: a folder holding a finished experiment's ``experiment.json`` (os.path.isfile:
+    a name the system cannot use is no such folder either)."""
+    if not os.path.isfile(folder / "experiment.json"):
+        raise ValueError(f"--ladder={str(folder)!r} must be a finished experiment folder (with experiment.json: run "
+                         "`llm experiment` into it first)")
+    return folder
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.jobs < 1:
-        raise ValueError(f"--jobs={args.jobs} must be an integer >= 1")
+    """Every option checked first, in either mode (an option the ladder does not use is no less wrong), then
+    the ladder built or the experiment run."""
+    with option_names(model="--model", arms="--arms"):
+        exp = experiment_config(args.preset, args.budget, args.task, model=args.model, arms=args.arms,
+                                threads=args.threads, device=args.device)
+    default = Path("results") / "llm-ladder" if args.ladder else default_out(args.preset, args.budget, args.model)
+    out = check_out_dir("--out", args.out or default)
+    check_out_dir("--cache-dir", args.cache_dir)
     if args.ladder:
         from gpu_runs.tt9.ladder import write_ladder
 
-        out = args.out or Path("results") / "llm-ladder"
-        write_ladder(args.ladder, out, notes=LADDER_NOTES)
+        write_ladder([check_experiment_folder(folder) for folder in args.ladder], out, notes=LADDER_NOTES)
         print((out / "ladder.md").read_text())
         print(f"written to {out}")
         return 0
-    exp = experiment_config(args.preset, args.budget, args.task, model=args.model, arms=args.arms,
-                            threads=args.threads, device=args.device)
-    out = args.out or default_out(args.preset, args.budget, args.model)
     with folder_lock(out):  # one writer per results folder: a second run exits 2 naming the holder
         return _run_locked(args, exp, out)
 
@@ -95,7 +108,6 @@ def run(args: argparse.Namespace) -> int:
 def _run_locked(args: argparse.Namespace, exp: ExperimentConfig, out: Path) -> int:
     """Run the experiment into ``out`` (locked by the caller), write its report and evidence, print them."""
     from gpu_runs.tt9.report import write_report  # matplotlib: only when running
-    from grpo_verify.commands.common import command_line
     from grpo_verify.report import run_metadata
 
     command = command_line()
