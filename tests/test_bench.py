@@ -55,3 +55,30 @@ def test_trl_side_decodes_completions_as_our_tokenizer_does() -> None:
         ids = ours.encode(text)
         assert hf(text)["input_ids"] == ids
         assert hf.decode([*ids, EOS], skip_special_tokens=True) == ours.decode([*ids, EOS]) == text
+
+
+def test_pretrained_step_bench_trains_the_same_parameters_on_both_sides() -> None:
+    """``bench step --model tiny-random --quick``: both trainers on one loaded model, the same parameters trainable
+    (TRL's copy frozen as ours: the run itself refuses to go on otherwise), each timed, the ratio stated."""
+    if importlib.util.find_spec("trl") is None:
+        if "CI" in os.environ:
+            pytest.fail("CI is set: the step benchmark must run; install the extra: pip install -e .[peers]")
+        pytest.skip("trl is not installed (pip install -e .[peers])")
+    from grpo_verify.bench import step_pretrained
+
+    report = step_pretrained.run(quick=True, model="tiny-random")
+    assert [row["trainer"].split()[0] for row in report.rows] == ["grpo-verify", "TRL"]
+    ours, trl = report.rows
+    assert ours["trainable"] == trl["trainable"] == "top2: 73,984"  # the tiny Llama's two decoder layers
+    assert all(float(row["s/step"]) > 0 and 0 <= float(row["mean reward"]) <= 1 for row in report.rows)
+    assert float(trl["speed-up"][:-1]) == 1.0 and float(ours["speed-up"][:-1]) > 0
+    assert list(report.targets) == [">= 1.5x TRL's completions per second"]
+
+
+def test_bench_model_applies_to_the_step_benchmark_only(capsys: pytest.CaptureFixture[str]) -> None:
+    from grpo_verify.cli import main
+
+    assert main(["bench", "grpovi", "--model", "tiny-random"]) == 2
+    assert "--model='tiny-random' is allowed with the step benchmark only" in capsys.readouterr().err
+    assert main(["bench", "step", "--model", "gpt2"]) == 2
+    assert "--model='gpt2' is not allowed" in capsys.readouterr().err

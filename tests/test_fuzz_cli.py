@@ -447,7 +447,9 @@ SPECS = [
     Command(("bench",), (
         Opt("name", names(sorted(bench.BENCHMARKS)), bad_names(sorted(bench.BENCHMARKS)), required=True,
             positional=True),
-        Opt("--quick"), Opt("--json", FRESH_FILE, NOT_A_FILE_TO_WRITE))),
+        Opt("--quick"), Opt("--json", FRESH_FILE, NOT_A_FILE_TO_WRITE),
+        Opt("--model", st.sampled_from(["tiny-random", "smollm2-135m", "hf:./m"]).map(lambda v: [v]),
+            st.sampled_from(["gpt2", "", "hf:"]).map(lambda v: [v]))), cross=("name", "--model")),
     Command(("export",), (
         Opt("engine", names(export.ENGINES), bad_names(export.ENGINES), required=True, positional=True),
         Opt("--arm", names(list(ARMS)), bad_names(list(ARMS)), required=True),

@@ -1,4 +1,6 @@
-"""``grpo-verify bench NAME``: run a benchmark and print its side-by-side table."""
+"""``grpo-verify bench NAME``: run a benchmark and print its side-by-side table. ``bench step --model M`` times our
+GRPO step against TRL's on a pretrained LM (``grpo_verify.bench.step_pretrained``); without ``--model``, ``step``
+compares the from-scratch trainer with TRL on a ~1M random model."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from pathlib import Path
 from evidence.io import atomic_write_json
 from evidence.record import RunContext
 from grpo_verify.bench import BenchReport
-from grpo_verify.commands.common import check_out_file, command_line, pathname
+from grpo_verify.commands.common import check_out_file, command_line, option_names, pathname, text
 from grpo_verify.report import run_metadata
 
 HELP = "benchmarks, measured side by side in one run (grpovi, simulate, rollouts, step)"
@@ -20,12 +22,16 @@ BENCHMARKS = {
     "rollouts": "grpo_verify.bench.rollouts",  # KV-cache sampling vs recomputing the prefix
     "step": "grpo_verify.bench.step",          # our GRPO step vs TRL's GRPOTrainer
 }
+PRETRAINED_STEP = "grpo_verify.bench.step_pretrained"  # bench step --model: on a pretrained LM
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", choices=sorted(BENCHMARKS), help="which benchmark")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--json", type=pathname, help="also write the table (with machine metadata) to this JSON file")
+    parser.add_argument("--model", type=text,
+                        help="step only: time both trainers on this pretrained LM (tiny-random, smollm2-135m or "
+                             "hf:PATH) instead of the ~1M random model")
 
 
 def format_report(report: BenchReport) -> str:
@@ -39,10 +45,22 @@ def format_report(report: BenchReport) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    model = getattr(args, "model", None)
+    if model is not None:
+        from gpu_runs.pretrained.models import check_model_name
+
+        if args.name != "step":
+            raise ValueError(f"--model={model!r} is allowed with the step benchmark only, not {args.name!r}")
+        with option_names(model="--model"):
+            check_model_name(model)
     if args.json:
         check_out_file("--json", args.json)  # before the benchmark runs, not after
     meta = run_metadata(RunContext(budget="smoke", out_dir=Path(".")), command_line())  # before: the code that runs
-    report: BenchReport = importlib.import_module(BENCHMARKS[args.name]).run(quick=args.quick)
+    if model is not None:
+        with option_names(model="--model"):  # a missing model file names the fetch command
+            report: BenchReport = importlib.import_module(PRETRAINED_STEP).run(quick=args.quick, model=model)
+    else:
+        report = importlib.import_module(BENCHMARKS[args.name]).run(quick=args.quick)
     print(format_report(report))
     if args.json:
         atomic_write_json(args.json, {"meta": meta, "title": report.title, "rows": report.rows,
