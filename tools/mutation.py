@@ -12,9 +12,11 @@ argument dropped): a test suite that lets it pass would let the same bug pass. T
 2. writes there a ``[tool.mutmut]`` section naming the modules of the chosen groups (``GROUPS``) and the
    test files that guard them, and runs ``mutmut run`` (mutmut 3.x: each mutant is a trampolined copy of one
    function, and each mutant runs only the tests that called that function in a first, recorded run);
-3. writes ``results/mutation/summary.json`` (per module: mutants, killed, survived, timeouts, equivalent,
-   score; the command, machine, date and commit) and ``results/mutation/survivors.md`` (each surviving
-   mutant as a ``-``/``+`` diff line, with the reason when it is listed in ``EQUIVALENT``).
+3. merges its results into ``results/mutation/summary.json`` group by group (per group: the command,
+   machine, date and commit of the run that last checked it; per module: mutants, killed, survived, timeouts,
+   equivalent, score; each mutant not killed), so that a run of ``--groups gpu_runs`` keeps the theory and
+   evidence results, and renders ``results/mutation/survivors.md`` from it (each surviving mutant as a
+   ``-``/``+`` diff line, with the reason when it is listed in ``EQUIVALENT``).
 
 The score is (killed + timeouts) / (mutants - equivalent): a surviving mutant that is not explained as
 equivalent is a test to write. mutmut also mutates error-message strings; a test that matches the message
@@ -60,7 +62,7 @@ GROUPS = {
     "theory": Group(
         modules=("theory/advantages.py", "theory/estimators.py", "theory/expectations.py",
                  "theory/statistics.py", "theory/grpovi.py", "theory/contrastive.py"),
-        tests=("tests/test_theory_*.py", "tests/test_grpovi.py"),
+        tests=("tests/test_theory_*.py", "tests/test_grpovi.py", "tests/test_mutants_theory.py"),
         deselect=tuple(f"tests/test_grpovi.py::{t}" for t in (  # the simulations' VI/BY checks, seconds each
             "test_checks_pass_and_each_writes_its_own_json", "test_checks_same_seed_same_numbers",
             "test_vi1_vi2_check_returns_only_the_claims_asked_with_the_same_numbers",
@@ -68,11 +70,11 @@ GROUPS = {
     ),
     "evidence": Group(
         modules=("evidence/record.py", "evidence/verdicts.py"),
-        tests=("tests/test_evidence_*.py", "tests/test_verdicts.py"),
+        tests=("tests/test_evidence_*.py", "tests/test_verdicts.py", "tests/test_mutants_evidence.py"),
     ),
     "gpu_runs": Group(
         modules=("gpu_runs/losses.py", "gpu_runs/sampling.py"),
-        tests=("tests/test_losses.py", "tests/test_llm_sampling.py"),
+        tests=("tests/test_losses.py", "tests/test_llm_sampling.py", "tests/test_mutants_gpu_runs.py"),
         fork_server=True,
     ),
 }
@@ -110,6 +112,15 @@ _BATCH_DIVISOR = "the batch std is 0 only when every reward is equal, so every g
 _ADVANTAGES = "theory.advantages.x_group_advantages"
 _WEIGHTLESS = "theory.grpovi.x__place_weightless"
 _TWO_D = "the arrays here are 2-D (groups, n): axis +1 is axis -1 and numpy's default axis is -1"
+
+_ADJUST = "theory.grpovi.x_adjust_rewards"
+_SORTING = "theory.grpovi.x__crossing_by_sorting"
+_TIE = "theory.grpovi.x__resolve_tie"
+_ONLY_READ = ("the array is only read afterwards (nothing writes into it in place), so whether astype copies it "
+              "changes no value")
+_NOT_READ_AGAIN = "the buffer that ``out=`` reuses is not read after this line; out= only saves an allocation"
+_DECIDED_NEXT = ("the next line sets y_frac to 0 where excess <= landing and to 1 where w_frac - excess <= landing; "
+                 "every value this mutant changes (y < 0 or > 1, a zero w_frac) falls in one of the two")
 
 EQUIVALENT: tuple[Equivalent, ...] = (
     Equivalent(_ADVANTAGES, "np.where(None, 1.0, scale)", _SILENT_DIVISOR),
@@ -183,6 +194,102 @@ EQUIVALENT: tuple[Equivalent, ...] = (
     Equivalent(_BUCKETS, "running < mass", _EXACT_MASS),
     Equivalent(_BUCKETS, "buckets + 1)", "j <= the buckets whose weight is <= mass < total, never the cap"),
     Equivalent(_BUCKETS, "order.size + 1)", "the count is below order.size (mass < the candidates' weight)"),
+    Equivalent("theory.grpovi.x_*", ".astype(None, copy=False)", "numpy's astype(None) is astype(float64)"),
+    Equivalent("theory.grpovi.x__check_rewards", "copy=None)", _ONLY_READ),
+    Equivalent("theory.grpovi.x__check_rewards", "copy=True)", _ONLY_READ),
+    Equivalent("theory.grpovi.x__check_rewards", "astype(np.float64, )", _ONLY_READ),
+    Equivalent("theory.grpovi.x_group_weights", "copy=None)", _ONLY_READ),
+    Equivalent("theory.grpovi.x_group_weights", "copy=True)", _ONLY_READ),
+    Equivalent("theory.grpovi.x_group_weights", "astype(np.float64, )", _ONLY_READ),
+    Equivalent(_ADJUST, "reshape(-2, n)", "numpy reads any negative size as the one unknown dimension"),
+    Equivalent(_ADJUST, "axis=+1", _TWO_D),
+    Equivalent(_ADJUST, "np.subtract(w, w_y, out=None)", "y is not read after this line; " + _NOT_READ_AGAIN),
+    Equivalent(_ADJUST, "np.subtract(w, w_y, )", "y is not read after this line; " + _NOT_READ_AGAIN),
+    Equivalent(_ADJUST, "out=None).sum(axis=-1)", _NOT_READ_AGAIN),
+    Equivalent(_ADJUST, "r < t[:, None], ).sum(axis=-1)", _NOT_READ_AGAIN),
+    Equivalent(_ADJUST, "np.multiply(w_1my, above, ).sum(axis=-1)", _NOT_READ_AGAIN),
+    Equivalent(_ADJUST, "r / np.where(top, -1.0, 1.0)", "dividing by -1 or 1 is multiplying by it, exactly"),
+    Equivalent(_ADJUST, "if B == 1 and n > BUCKET_MIN_N:", "at n = BUCKET_MIN_N exactly the sort finds the same "
+               "crossing as the buckets (test_large_group_takes_the_bucket_path_and_matches_the_greedy)"),
+    Equivalent(_ADJUST, "np.flatnonzero(counts >= 1)", "a row whose tie has one member goes through _resolve_tie "
+               "twice with the same member weight, masses and landing, and the second pass writes the same values"),
+    Equivalent(_ADJUST, "freed[one] + cost[one], lo, hi, None, ulps)", "a tie of one member is resolved alike in "
+               "split and keep: it is done (hi) when its weight is <= E, where keep's y = E / W >= 1 gives hi too"),
+    Equivalent(_SORTING, "axis=+1", _TWO_D),
+    Equivalent(_SORTING, "order if (B == 1) and False else", "for B = 1 the row offset np.arange(1) * n is 0"),
+    Equivalent(_SORTING, "np.clip(k, None, n - 1)", "k is a count of entries, or floor(mass n) with mass >= 0 for "
+               "uniform weights (tau <= 1 there), never below 0"),
+    Equivalent(_SORTING, "np.clip(k, 0, None)", "mass = min(tau, 1 - tau) <= 0.5 is below the total weight 1, so "
+               "k < n"),
+    Equivalent(_SORTING, "np.clip(k, 0, n + 1)", "mass = min(tau, 1 - tau) <= 0.5 is below the total weight 1, so "
+               "k < n"),
+    Equivalent(_TIE, "axis=+1", _TWO_D),
+    Equivalent(_TIE, "done = np.zeros_like(None)", "np.zeros_like(None) is the object 0, read as False by np.where "
+               "and as 0 in member_w * done, like the boolean zeros"),
+    Equivalent(_TIE, "np.cumsum(member_w, axis=-1) < carried", _EXACT_MASS),
+    Equivalent(_TIE, "1.0), None, 1.0)", _DECIDED_NEXT),
+    Equivalent(_TIE, "1.0), 0.0, None)", _DECIDED_NEXT),
+    Equivalent(_TIE, "np.where(w_frac >= 0, w_frac, 1.0)", _DECIDED_NEXT),
+    Equivalent(_TIE, "np.where(w_frac > 0, w_frac, 2.0)", _DECIDED_NEXT),
+    Equivalent(_TIE, "1.0), 0.0, 2.0)", _DECIDED_NEXT),
+    Equivalent(_TIE, "<= landing, 2.0, y_frac)", "y = 2 gives 2 hi - lo >= hi, which the clip of z_frac turns into "
+               "hi exactly, the value of y = 1"),
+    Equivalent(_WEIGHTLESS, "np.where(previous > 0,", "the response at slot 0 (the top reward) has z >= its reward "
+               "(VI-2 gives it hi or tau / w), so above the rewards after it: its z and hi clip them alike"),
+    Equivalent(_WEIGHTLESS, "np.where(previous >= 1,", "the response at slot 0 (the top reward) has z >= its reward "
+               "(VI-2 gives it hi or tau / w), so above the rewards after it: its z and hi clip them alike"),
+    Equivalent(_TIE, "np.clip(lo * (1.0 - y_frac) + hi * y_frac, None, hi)",
+               "y_frac is in [0, 1], so lo (1 - y) + hi y is already in [lo, hi] (no overshoot in 200 000 random "
+               "(lo, hi, y), exactly lo and hi at y = 0 and 1)"),
+    Equivalent(_TIE, "np.clip(lo * (1.0 - y_frac) + hi * y_frac, lo, None)",
+               "y_frac is in [0, 1], so lo (1 - y) + hi y is already in [lo, hi] (no overshoot in 200 000 random "
+               "(lo, hi, y), exactly lo and hi at y = 0 and 1)"),
+    Equivalent(_WEIGHTLESS, "np.where(following <= n,", "following = n only for weightless responses at the end "
+               "of the order; the last slot holds the lowest reward, which the greedy set to lo (below t, or a tie "
+               "whose carried mass, at most its own tiny weight, lands on lo), so z_s[n - 1] is lo"),
+    Equivalent(_WEIGHTLESS, "np.ones_like(r_s[:, :1], dtype=None)", "float ones: starts and ends are only read as "
+               "truth values by np.where"),
+    Equivalent(_WEIGHTLESS, "np.ones_like(r_s[:, :1], )", "float ones: starts and ends are only read as truth "
+               "values by np.where"),
+    Equivalent(_WEIGHTLESS, "np.where(ends, slot, n + 1)", "the last slot always ends a block, so the running "
+               "minimum from the right never reads a fill value >= n - 1"),
+    Equivalent(_WEIGHTLESS, "free = (previous < block_start)", "a visible response is its own previous and "
+               "following, inside its block, so the condition is false there and free = ~visible already"),
+    Equivalent(_REFERENCE, "(c >= +slack)", "a point with c = 0 on [a, b) is the point with c = 1 on the block "
+               "before a (or all lo, the default point, when a = 0), which stays feasible: only a duplicate goes"),
+    Equivalent(_REFERENCE, "(c <= 1.0 - slack)", "a point with c = 1 on [a, b) is the point with c = 0 on the block "
+               "after b (or all hi, the default point, when b = n), which stays feasible: only a duplicate goes"),
+    Equivalent("theory.statistics.x_fieller_ratio", "student_t.ppf((1 - level) / 2",
+               "Student's t is symmetric (t_{(1-level)/2} = -t_{(1+level)/2}) and only its square is used; bit for "
+               "bit at level 0.95, 0.99, 0.8, 0.5 (at 0.9, 1 - 0.9 rounds: 2.5e-15 relative)"),
+    Equivalent("theory.statistics.x_fieller_ratio", "np.cov(a, b, ddof=None)",
+               "np.cov's default (ddof=None, bias=False) divides by n - 1, as ddof=1 does"),
+    Equivalent("theory.statistics.x_fieller_ratio", "np.cov(a, b, )",
+               "np.cov's default (ddof=None, bias=False) divides by n - 1, as ddof=1 does"),
+    Equivalent("theory.statistics.x_seeds_to_resolve", 'check_real("gap", gap, finite=None)',
+               "check_real reads finite only as a truth value, and None is false like False"),
+    Equivalent(_ADJUST, "top = tau <= 0.5", "at tau = 0.5 both sides search for mass 0.5; they pick different "
+               "responses only where a running weight equals 0.5 exactly, and there the one picked gets y = 0 or 1 "
+               "whichever it is, so z is the same"),
+    Equivalent("gpu_runs.losses.x_aggregate_grpo", ".sum(+1)", "per_token_loss and mask are (N, T): dim +1 is dim -1"),
+    Equivalent("gpu_runs.losses.x_aggregate_dapo", "device=None)", "a 0-d tensor on the CPU combines with a tensor on "
+               "any device (torch treats it as a scalar), and the quotient is the same number"),
+    Equivalent("gpu_runs.losses.x_aggregate_dapo", "dtype=mask.dtype, )", "a 0-d tensor on the CPU combines with a "
+               "tensor on any device (torch treats it as a scalar), and the quotient is the same number"),
+    Equivalent("gpu_runs.losses.x_dpo_sigmoid_loss", 'float("INF")', "float() reads 'INF' as infinity too"),
+    Equivalent("gpu_runs.sampling.x_pick_tokens", "dim=+1", "logits, probabilities and log-probs are (N, V): "
+               "dim +1 is dim -1"),
+    Equivalent("gpu_runs.sampling.x_pick_tokens", "scatter(+1,", "probabilities are (N, V): dim +1 is dim -1"),
+    Equivalent("gpu_runs.sampling.x_pick_tokens", "probs.sort(descending=True)", "sort's default dim is -1"),
+    Equivalent("gpu_runs.sampling.x_pick_tokens", "F.log_softmax(scaled, dim=None)",
+               "for a 2-D input torch's implicit softmax dim is 1, the last"),
+    Equivalent("gpu_runs.sampling.x_pick_tokens", "F.log_softmax(scaled, )",
+               "for a 2-D input torch's implicit softmax dim is 1, the last"),
+    Equivalent("evidence.verdicts.x__check_bound", "finite=None)",
+               "check_real reads finite only as a truth value, and None is false like False"),
+    Equivalent("theory.statistics.x_seeds_to_resolve", "n = np.arange(n_max + 1)",
+               "n = 0 and 1 give Student quantiles with -1 and 0 degrees of freedom, NaN in scipy, and NaN < |gap| "
+               "is false: they are never picked"),
 )
 
 
@@ -313,52 +420,101 @@ def _score(row: dict) -> float | None:
     return round((row["killed"] + row["timeouts"]) / judged, 4) if judged else None
 
 
-def write_survivors(path: Path, statuses: dict[str, str], diffs: dict[str, tuple[str, str]],
-                    modules: list[str], header: str) -> None:
-    lines = [header, ""]
-    for module in modules:
-        names = [n for n in statuses if module_of(n, modules) == module and n in diffs]
-        if not names:
-            continue
-        lines += [f"## {module}", ""]
-        for name in names:
-            removed, added = diffs[name]
-            reason = equivalent_reason(name, added)
-            tag = f"equivalent: {reason}" if reason else f"**{statuses[name]}**, no test kills it"
-            lines += [f"- `{name}` ({tag})", "  ```diff", f"  - {removed}", f"  + {added}", "  ```"]
-        lines.append("")
-    path.write_text("\n".join(lines))
+def group_result(run: dict, group: str, statuses: dict[str, str], diffs: dict[str, tuple[str, str]]) -> dict:
+    """One group's entry of summary.json: what the run was (command, date, commit, ...), its counts, and each
+    mutant that was not killed (name, status, removed and added line)."""
+    modules = [m for m in run["modules"] if m in GROUPS[group].modules]
+    mine = {n: s for n, s in statuses.items() if module_of(n, run["modules"]) in modules}
+    survivors = [{"name": n, "status": s, "removed": diffs[n][0], "added": diffs[n][1]}
+                 for n, s in mine.items() if n in diffs]
+    return {**run, "modules": modules, **summarise(mine, diffs, modules), "survivors": survivors}
+
+
+def merged(previous: dict, groups: dict[str, dict]) -> dict:
+    """summary.json: the groups of ``previous`` that this run did not touch, then this run's ``groups``, and
+    the counts over all of them (each group keeps its own command, date and commit)."""
+    entries = {**previous.get("groups", {}), **groups}
+    entries = {g: entries[g] for g in GROUPS if g in entries}
+    keys = ("mutants", "not_checked", "killed", "timeouts", "survived", "equivalent", "not_covered", "other")
+    total = {k: sum(e["total"][k] for e in entries.values()) for k in keys}
+    return {"total": {**total, "score": _score(total)}, "groups": entries}
+
+
+def survivors_markdown(summary: dict) -> str:
+    """survivors.md: per group, its run and score, then each surviving mutant as a diff line with the reason
+    when it is listed in ``EQUIVALENT``."""
+    total = summary["total"]
+    lines = ["# Surviving mutants", "", f"All groups: score {total['score']}, {total['killed']} killed, "
+             f"{total['timeouts']} timeouts, {total['survived']} survived, {total['equivalent']} equivalent of "
+             f"{total['mutants']} mutants.", ""]
+    for group, entry in summary["groups"].items():
+        row = entry["total"]
+        lines += [f"## Group {group}", "", f"`{entry['command']}` on {entry['date']} ({entry['commit']}), "
+                  f"{entry['seconds'] / 60:.0f} min: score {row['score']}, {row['killed']} killed, {row['timeouts']} "
+                  f"timeouts, {row['survived']} survived, {row['equivalent']} equivalent (explained below) of "
+                  f"{row['mutants']} mutants" + (f", {row['not_checked']} not reached (run stopped)."
+                                                 if row["not_checked"] else "."), ""]
+        for module in entry["modules"]:
+            mutants = [m for m in entry["survivors"] if module_of(m["name"], entry["modules"]) == module]
+            if not mutants:
+                continue
+            lines += [f"### {module}", ""]
+            for m in mutants:
+                reason = equivalent_reason(m["name"], m["added"])
+                tag = f"equivalent: {reason}" if reason else f"**{m['status']}**, no test kills it"
+                lines += [f"- `{m['name']}` ({tag})", "  ```diff", f"  - {m['removed']}", f"  + {m['added']}",
+                          "  ```"]
+            lines.append("")
+    return "\n".join(lines)
 
 
 def report(work: Path, out: Path) -> dict:
-    """summary.json and survivors.md of the run in ``work`` (its run.json holds what the run was)."""
+    """Merge the run in ``work`` (its run.json holds what the run was) into ``out``/summary.json, group by
+    group, and write ``out``/survivors.md from it; a run of one group leaves the others' results as they were."""
     run = json.loads((work / "run.json").read_text())
+    groups = run_groups(run)
+    run.pop("groups", None)
     statuses = read_results(work)
     diffs = mutant_diffs(work, [n for n, s in statuses.items() if s not in ("killed", "timeout", "not checked")])
-    summary = {**run, **summarise(statuses, diffs, run["modules"])}
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    total = summary["total"]
-    header = (f"# Surviving mutants\n\n`{summary['command']}` on {summary['date']} ({summary['commit']}), "
-              f"{summary['seconds'] / 60:.0f} min: score {total['score']}, {total['killed']} killed, "
-              f"{total['timeouts']} timeouts, {total['survived']} survived, {total['equivalent']} equivalent "
-              f"(explained below) of {total['mutants']} mutants"
-              + (f", {total['not_checked']} not reached (run stopped)." if total["not_checked"] else "."))
-    write_survivors(out / "survivors.md", statuses, diffs, run["modules"], header)
+    path = out / "summary.json"
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    summary = merged(previous, {g: group_result(run, g, statuses, diffs) for g in groups})
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "survivors.md").write_text(survivors_markdown(summary))
     return summary
+
+
+def run_groups(run: dict) -> list[str]:
+    """The groups of a run (run.json of runs before groups were recorded: the groups of its modules)."""
+    return run.get("groups") or [g for g in GROUPS if set(GROUPS[g].modules) & set(run["modules"])]
 
 
 def rerun(work: Path, names: list[str], max_children: int) -> None:
     """Run ``names`` again in ``work`` with the repo's current test files (after adding tests that should
-    kill them); the rest of the run stands."""
+    kill them); the rest of the run stands.
+
+    A test file added since the run joins the test selection; mutmut then resets every result and records
+    which tests call which function again, so the results of the mutants not run again are put back after."""
     for rel in _mutant_files(REPO):
         if rel.startswith("tests/"):
             for base in (work, work / "mutants"):
+                (base / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(REPO / rel, base / rel)
+    run = json.loads((work / "run.json").read_text())
+    pyproject = work / "pyproject.toml"
+    text = pyproject.read_text()
+    pyproject.write_text(text[:text.index("[tool.mutmut]")] + mutmut_section(run_groups(run), run["modules"], work))
+    before = {path: json.loads(path.read_text()) for path in (work / "mutants").rglob("*.meta")}
     env = {**os.environ, "PYTHONPATH": str(work)}
     with open(work / "mutmut.log", "a") as log:
         subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children), *names],
                        cwd=work, env=env, check=True, stdout=log, stderr=subprocess.STDOUT)
+    chosen = set(names)
+    for path, old in before.items():
+        meta = json.loads(path.read_text())
+        meta["exit_code_by_key"].update({k: c for k, c in old["exit_code_by_key"].items() if k not in chosen})
+        path.write_text(json.dumps(meta))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -415,6 +571,7 @@ def main(argv: list[str] | None = None) -> int:
 
         run = {
             "command": "python tools/mutation.py " + " ".join(sys.argv[1:] if argv is None else argv),
+            "groups": args.groups,
             "tool": f"mutmut {version('mutmut')}",
             "modules": modules,
             "tests": sorted({t for g in args.groups for t in GROUPS[g].tests}),
@@ -427,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         (work / "run.json").write_text(json.dumps(run, indent=2))
         summary = report(work, out)
-        print(json.dumps(summary["total"]), f"in {summary['seconds'] / 60:.1f} min; see {out}")
+        print(json.dumps(summary["total"]), f"in {(time.monotonic() - started) / 60:.1f} min; see {out}")
     finally:
         if args.keep:
             print(f"kept {work}")
