@@ -89,10 +89,24 @@ def character_tokenizer():
     return PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="</s>")
 
 
+def step_timer(times: list[float]):
+    """A TRL ``TrainerCallback`` that appends each optimizer step's seconds (step begin to step end) to ``times``."""
+    from transformers import TrainerCallback
+
+    class StepTimer(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            self.start = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            times.append(time.perf_counter() - self.start)
+
+    return StepTimer()
+
+
 def run_trl(steps: int, reward: str, workdir: Path) -> TrainerRun:
     import torch
     from datasets import Dataset
-    from transformers import LlamaConfig, LlamaForCausalLM, TrainerCallback
+    from transformers import LlamaConfig, LlamaForCausalLM
     from trl import GRPOConfig, GRPOTrainer
 
     from gpu_runs.tasks import build_splits
@@ -119,14 +133,6 @@ def run_trl(steps: int, reward: str, workdir: Path) -> TrainerRun:
         return values
 
     times: list[float] = []
-
-    class StepTimer(TrainerCallback):
-        def on_step_begin(self, args, state, control, **kwargs):
-            self.start = time.perf_counter()
-
-        def on_step_end(self, args, state, control, **kwargs):
-            times.append(time.perf_counter() - self.start)
-
     with warnings.catch_warnings():  # transformers' deprecation notices about TRL's own options
         warnings.simplefilter("ignore")
         args = GRPOConfig(output_dir=str(workdir / "trl"), use_cpu=True, bf16=False,
@@ -137,7 +143,7 @@ def run_trl(steps: int, reward: str, workdir: Path) -> TrainerRun:
                           epsilon_high=0.28, temperature=1.0, report_to="none", logging_steps=10_000,
                           save_strategy="no", seed=0, dataloader_num_workers=0, disable_tqdm=True)
         trainer = GRPOTrainer(model=model, reward_funcs=reward_function, args=args, train_dataset=dataset,
-                              processing_class=tokenizer, callbacks=[StepTimer()])
+                              processing_class=tokenizer, callbacks=[step_timer(times)])
         trainer.train()
     return TrainerRun(times, model.num_parameters(), statistics.mean(given))
 

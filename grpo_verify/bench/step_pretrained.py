@@ -21,7 +21,6 @@ import copy
 import os
 import statistics
 import tempfile
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from grpo_verify.bench import BenchReport
+from grpo_verify.bench.step import TrainerRun, step_timer
 
 THREADS = 2
 TRAINABLE = "top2"
@@ -49,16 +49,6 @@ class BenchSizes:
 
 SIZES = {"quick": BenchSizes(prompts=2, group_size=4, new_tokens=4, steps=2),
          "default": BenchSizes(prompts=8, group_size=16, new_tokens=8, steps=3)}
-
-
-@dataclass(frozen=True)
-class TrainerRun:
-    """One trainer's run: seconds of each step, its trainable parameters and the mean reward it gave."""
-
-    seconds: list[float]
-    trainable: int
-    mean_reward: float
-    silent: float | None = None
 
 
 def problems_for(sizes: BenchSizes) -> list:
@@ -86,7 +76,7 @@ def run_ours(lm, sizes: BenchSizes, reward: str) -> TrainerRun:
     policy, rows = train(lm, grpo_settings(sizes, reward), problems_for(sizes), prompt_format=FORMAT, seed=0)
     return TrainerRun([r["seconds_rollout"] + r["seconds_update"] for r in rows], count_trainable(policy.model),
                       statistics.mean(r["reward_mean"] for r in rows),
-                      statistics.mean(r["silent_fraction"] for r in rows))
+                      silent=statistics.mean(r["silent_fraction"] for r in rows))
 
 
 def conversation(question: str) -> list[dict[str, str]]:
@@ -114,7 +104,7 @@ def plain_copy(model):
 
 def run_trl(lm, sizes: BenchSizes, reward: str, workdir: Path) -> TrainerRun:
     from datasets import Dataset
-    from transformers import PrinterCallback, TrainerCallback
+    from transformers import PrinterCallback
     from trl import GRPOConfig, GRPOTrainer
 
     from gpu_runs.pretrained import arithmetic
@@ -134,14 +124,6 @@ def run_trl(lm, sizes: BenchSizes, reward: str, workdir: Path) -> TrainerRun:
         return values
 
     times: list[float] = []
-
-    class StepTimer(TrainerCallback):
-        def on_step_begin(self, args, state, control, **kwargs):
-            self.start = time.perf_counter()
-
-        def on_step_end(self, args, state, control, **kwargs):
-            times.append(time.perf_counter() - self.start)
-
     settings = grpo_settings(sizes, reward)
     with warnings.catch_warnings():  # transformers' deprecation notices about TRL's own options
         warnings.simplefilter("ignore")
@@ -154,7 +136,7 @@ def run_trl(lm, sizes: BenchSizes, reward: str, workdir: Path) -> TrainerRun:
                           shuffle_dataset=False, report_to="none", logging_steps=10_000, save_strategy="no", seed=0,
                           dataloader_num_workers=0, disable_tqdm=True)
         trainer = GRPOTrainer(model=model, reward_funcs=reward_function, args=args, train_dataset=dataset,
-                              processing_class=copy.deepcopy(lm.tokenizer), callbacks=[StepTimer()])
+                              processing_class=copy.deepcopy(lm.tokenizer), callbacks=[step_timer(times)])
         trainer.remove_callback(PrinterCallback)  # its log lines would break the table
         counted = count_trainable(trainer.model)
         if counted != trainable_count(lm, trainable):
@@ -179,7 +161,7 @@ def run(quick: bool = False, model: str = "smollm2-135m") -> BenchReport:
         trl = run_trl(lm, sizes, reward, Path(tmp))
     ours_s, trl_s = statistics.median(ours.seconds[1:]), statistics.median(trl.seconds[1:])
     ratio = trl_s / ours_s
-    rows = [{"trainer": name, "model": lm.name, "trainable": f"{TRAINABLE}: {r.trainable:,}",
+    rows = [{"trainer": name, "model": lm.name, "trainable": f"{TRAINABLE}: {r.params:,}",
              "mean reward": f"{r.mean_reward:.3f}", "s/step": f"{s:.3f}", "completions/s": f"{completions / s:.1f}",
              "speed-up": f"{trl_s / s:.2f}x"}
             for name, r, s in (("grpo-verify", ours, ours_s), ("TRL 1.16 GRPOTrainer", trl, trl_s))]
